@@ -1,0 +1,122 @@
+import type { NewEvent, RecordedEvent } from './event-envelope';
+import type { ExpectedState } from './expected-state';
+
+/** One stream's part of an append. */
+export interface StreamWrite {
+  readonly streamId: string;
+  readonly expectedState: ExpectedState;
+  readonly events: readonly NewEvent[];
+}
+
+export interface StreamAppendResult {
+  readonly streamId: string;
+  /** Revision of the last event written to this stream: the expected revision for the next write. */
+  readonly nextExpectedRevision: bigint;
+  /** Global position of the last event written to this stream. */
+  readonly position: bigint;
+}
+
+export interface AppendResult {
+  /** Global position of the last event of the whole append: what read-your-writes waits for. */
+  readonly position: bigint;
+  readonly streams: readonly StreamAppendResult[];
+}
+
+export interface ReadStreamOptions {
+  readonly direction: 'forwards' | 'backwards';
+  /** Inclusive. Defaults to the first revision forwards, the last backwards. */
+  readonly fromRevision?: bigint;
+  /** 1..limits.maxReadCount. */
+  readonly maxCount: number;
+}
+
+export interface LogFilter {
+  /** Only streams of these categories (the part of the stream name before the first dash). */
+  readonly categories?: readonly string[];
+  /** Only events of these types. */
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events with a greater position. 0n reads from the beginning. */
+  readonly fromPosition: bigint;
+  /** 1..limits.maxReadCount. */
+  readonly maxCount: number;
+  readonly filter?: LogFilter;
+}
+
+export interface ReadAllResult {
+  readonly events: readonly RecordedEvent[];
+  /**
+   * Every event at or below this position that matches the filter is in `events` or was before
+   * `fromPosition`, and no event at or below it can appear later. Resume from here.
+   */
+  readonly checkpoint: bigint;
+  /** True when the read stopped at `maxCount`, so more may already be readable. */
+  readonly isEndOfBatch: boolean;
+}
+
+export interface SubscribeToAllOptions {
+  /** Exclusive, as in readAll: usually the consumer's stored checkpoint. */
+  readonly fromPosition: bigint;
+  readonly filter?: LogFilter;
+  /** Events fetched per read; 1..limits.maxReadCount. */
+  readonly batchSize?: number;
+  /** Stops the subscription; the iterator then ends without error. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The event store port. Every adapter passes the same contract suite (libs/shared/testing).
+ *
+ * Errors every method may throw:
+ * - EventStoreValidationError (code INVALID_*, EMPTY_APPEND, TOO_MANY_*, EVENT_TOO_LARGE,
+ *   EVENT_DATA_NOT_JSON, DUPLICATE_STREAM_IN_APPEND): the request is malformed; nothing written.
+ * - EventStoreUnavailableError: the store failed; for appends the outcome is unknown only if the
+ *   failure hit the commit itself, which is why every write carries an idempotency key upstream.
+ */
+export interface EventStore {
+  /**
+   * Appends events to one stream if its state matches `expectedState`.
+   * @throws WrongExpectedVersionError (nothing written), DuplicateEventIdError (nothing written)
+   */
+  appendToStream(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { readonly expectedState: ExpectedState },
+  ): Promise<AppendResult>;
+
+  /**
+   * Appends to several streams in one atomic commit: either every stream's events are written,
+   * or none are. Each stream's expectation is checked; the first that fails is reported.
+   * @throws WrongExpectedVersionError, DuplicateEventIdError (nothing written on any stream)
+   */
+  appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult>;
+
+  /** Reads up to maxCount events of one stream. A stream that does not exist reads as empty. */
+  readStream(streamId: string, options: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
+
+  /**
+   * Reads the global log forwards in position order. Never returns an event while an event with
+   * a smaller position may still become visible (a transaction committing late): readers that
+   * resume from `checkpoint` never skip anything.
+   */
+  readAll(options: ReadAllOptions): Promise<ReadAllResult>;
+
+  /**
+   * Catch-up subscription: every matching event after `fromPosition`, in position order, then
+   * live events as they commit. The consumer persists its own checkpoint (see CheckpointStore).
+   */
+  subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent>;
+
+  /** Releases connections. Open subscriptions end. */
+  close(): Promise<void>;
+}
+
+/** Where a consumer keeps the last position it has fully handled. */
+export interface CheckpointStore {
+  /** 0n when the consumer has never stored one. */
+  load(consumerId: string): Promise<bigint>;
+  /** Never moves a checkpoint backwards: a smaller position is ignored. */
+  store(consumerId: string, position: bigint): Promise<void>;
+}

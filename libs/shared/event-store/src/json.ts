@@ -1,0 +1,63 @@
+import { EventStoreValidationError } from './event-store.errors';
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonObject = { readonly [key: string]: JsonValue };
+
+/** Nesting beyond this is refused: it bounds the recursion below and keeps events inspectable. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Serialises plain JSON data with object keys sorted, so the same value always gives the same
+ * bytes whatever store round-tripped it (PostgreSQL jsonb reorders keys). Refuses anything that is
+ * not plain JSON, with a path to the offending value:
+ * - numbers that are not finite or not exactly representable as safe integers when integral
+ *   (money travels as decimal strings, never as numbers);
+ * - undefined, functions, symbols, bigint, class instances (Date, Map, Buffer...);
+ * - strings with U+0000, which PostgreSQL text cannot store;
+ * - nesting deeper than MAX_JSON_DEPTH.
+ */
+export function canonicalJson(value: unknown, what = 'data'): string {
+  return serialise(value, what, 0);
+}
+
+function serialise(value: unknown, path: string, depth: number): string {
+  if (depth > MAX_JSON_DEPTH) fail(path, `nesting deeper than ${MAX_JSON_DEPTH} levels`);
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      if (value.includes('\u0000')) fail(path, 'string contains U+0000');
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) fail(path, `number ${value} is not finite`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        fail(path, `integer ${value} is beyond 2^53 and would lose precision; send it as a string`);
+      }
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        return `[${value.map((item, index) => serialise(item, `${path}[${index}]`, depth + 1)).join(',')}]`;
+      }
+      const prototype = Object.getPrototypeOf(value) as unknown;
+      if (prototype !== Object.prototype && prototype !== null) {
+        fail(path, `${(value as object).constructor?.name ?? 'object'} instance is not plain JSON`);
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      const parts: string[] = [];
+      for (const key of keys) {
+        if (key.includes('\u0000')) fail(path, 'object key contains U+0000');
+        parts.push(`${JSON.stringify(key)}:${serialise(record[key], `${path}.${key}`, depth + 1)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+    default:
+      return fail(path, `${typeof value} is not a JSON value`);
+  }
+}
+
+function fail(path: string, reason: string): never {
+  throw new EventStoreValidationError('EVENT_DATA_NOT_JSON', `${path}: ${reason}`, { path, reason });
+}
