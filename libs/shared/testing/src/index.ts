@@ -1,0 +1,2 @@
+export * from './event-fixtures';
+export * from './event-store-contract';
