@@ -45,4 +45,9 @@ export default [
     files: ['**/*.spec.ts', 'tools/**', 'bench/**'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
+  {
+    // Tests index arrays they have just asserted on; `!` there says so without noise.
+    files: ['**/*.spec.ts', 'libs/shared/testing/**', 'bench/**'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
 ];

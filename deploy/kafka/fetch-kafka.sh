@@ -81,7 +81,9 @@ fi
 require_mvn
 echo "fetch-kafka: resolving Kafka $KAFKA_VERSION jars into $LIB_DIR" >&2
 rm -f "$STAMP" "$LIB_DIR"/*.jar
-timeout "$FETCH_TIMEOUT_S" mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" >&2 \
+# Debian's Maven 3.8 prints ANSI resets even in batch mode; strip them. pipefail keeps mvn's status.
+timeout "$FETCH_TIMEOUT_S" mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" 2>&1 \
+  | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2 \
   || fail "mvn could not resolve the Kafka jars (see output above); Maven Central must be reachable on a cold ~/.m2"
 [[ -f "$LIB_DIR/kafka_2.13-$KAFKA_VERSION.jar" ]] || fail "mvn finished but kafka_2.13-$KAFKA_VERSION.jar is not in $LIB_DIR"
 printf '%s' "$WANTED_STAMP" >"$STAMP"

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../libs/shared/infra/src/embedded-postgres';
@@ -14,13 +14,22 @@ export default async function integrationGlobalSetup(): Promise<void> {
     if (process.env['TEST_INFRA_VERBOSE']) process.stderr.write(`[infra] ${line}\n`);
   };
   const root = mkdtempSync(join(tmpdir(), 'ledger-it-'));
+  chmodSync(root, 0o755); // PostgreSQL runs as the postgres user and must enter this folder
   const stops: Array<() => Promise<void>> = [];
-  const [pg, kafka] = await Promise.all([
+  const [pgResult, kafkaResult] = await Promise.allSettled([
     process.env['DATABASE_URL']
       ? undefined
       : startEmbeddedPostgres({ dataDir: join(root, 'postgres'), port: 0, fsync: false, log }),
     process.env['KAFKA_BROKERS'] ? undefined : startKafkaBroker({ dataDir: join(root, 'kafka'), port: 0, log }),
   ]);
+  const pg = pgResult.status === 'fulfilled' ? pgResult.value : undefined;
+  const kafka = kafkaResult.status === 'fulfilled' ? kafkaResult.value : undefined;
+  if (pgResult.status === 'rejected' || kafkaResult.status === 'rejected') {
+    // Stop whatever did start, then fail the run with every reason.
+    await Promise.allSettled([pg?.stop(), kafka?.stop()]);
+    const reasons = [pgResult, kafkaResult].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    throw new AggregateError(reasons.map((r) => r.reason), `Test infrastructure failed to start: ${reasons.map((r) => String(r.reason?.message ?? r.reason)).join('; ')}`);
+  }
   if (pg) {
     process.env['DATABASE_URL'] = pg.url;
     stops.push(() => pg.stop());

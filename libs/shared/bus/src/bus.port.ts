@@ -57,7 +57,7 @@ export interface BusSubscriber {
   start(options: ConsumerOptions): Promise<RunningConsumer>;
 }
 
-export type BusErrorCode = 'PUBLISH_FAILED' | 'INVALID_TOPIC' | 'INVALID_MESSAGE' | 'CONSUMER_FAILED';
+export type BusErrorCode = 'PUBLISH_FAILED' | 'INVALID_TOPIC' | 'INVALID_MESSAGE' | 'INVALID_OPTIONS' | 'CONSUMER_FAILED';
 
 export class BusError extends Error {
   constructor(

@@ -99,7 +99,9 @@ export interface EventStore {
   /**
    * Reads the global log forwards in position order. Never returns an event while an event with
    * a smaller position may still become visible (a transaction committing late): readers that
-   * resume from `checkpoint` never skip anything.
+   * resume from `checkpoint` never skip anything. The price: a committed event may stay invisible
+   * here while an older transaction is still open (PostgreSQL: any writing transaction in the
+   * cluster), so the log trails commits by up to the longest concurrent write transaction.
    */
   readAll(options: ReadAllOptions): Promise<ReadAllResult>;
 

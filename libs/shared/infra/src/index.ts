@@ -1,2 +1,3 @@
 export * from './embedded-postgres';
 export * from './local-ports';
+export * from './kafka-broker';

@@ -1,5 +1,5 @@
-import { describeEventStoreContract } from '@ledger/testing';
-import { InMemoryCheckpointStore, InMemoryEventStore } from './in-memory-event-store';
+import { describeEventStoreContract } from './event-store-contract';
+import { InMemoryCheckpointStore, InMemoryEventStore } from '@ledger/event-store';
 
 describeEventStoreContract('in-memory', async () => {
   const store = new InMemoryEventStore({ pollIntervalMs: 20 });
