@@ -33,6 +33,7 @@ export default [
             { sourceTag: 'type:domain-kernel', onlyDependOnLibsWithTags: ['type:domain-kernel'], bannedExternalImports: DRIVERS_AND_FRAMEWORKS },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain-kernel', 'type:adapter', 'type:infra'] },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:infra', 'type:domain-kernel'] },
+            { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:nest', 'type:domain-kernel', 'type:adapter', 'type:infra'] },
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:domain', 'type:domain-kernel', 'type:adapter', 'type:infra', 'type:nest'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['*'] },

@@ -1,0 +1,35 @@
+import { InvalidConfigError } from '@ledger/nest';
+import { loadLedgerConfig } from './ledger.config';
+
+describe('loadLedgerConfig', () => {
+  it('defaults to an embedded PostgreSQL and loopback HTTP', () => {
+    expect(loadLedgerConfig({})).toMatchObject({
+      http: { host: '127.0.0.1', port: 3000 },
+      database: { kind: 'embedded', dataDir: '.data/postgres', port: 54329 },
+      eventStoreSchema: 'event_store',
+    });
+  });
+
+  it('uses an external database when DATABASE_URL is given', () => {
+    expect(loadLedgerConfig({ DATABASE_URL: 'postgres://u@db:5432/ledger' }).database).toEqual({
+      kind: 'external',
+      url: 'postgres://u@db:5432/ledger',
+    });
+  });
+
+  it('reports every bad variable at once', () => {
+    let caught: unknown;
+    try {
+      loadLedgerConfig({ HTTP_PORT: 'eighty', DB_POOL_MAX: '0', DATABASE_URL: 'mysql://x', EVENT_STORE_SCHEMA: 'Bad-Name', LOG_LEVEL: 'chatty' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidConfigError);
+    const problems = (caught as InvalidConfigError).problems.join('\n');
+    expect(problems).toMatch(/HTTP_PORT must be an integer/);
+    expect(problems).toMatch(/DB_POOL_MAX must be from 1 to 500/);
+    expect(problems).toMatch(/DATABASE_URL must be a postgres/);
+    expect(problems).toMatch(/EVENT_STORE_SCHEMA must be/);
+    expect(problems).toMatch(/LOG_LEVEL/);
+  });
+});

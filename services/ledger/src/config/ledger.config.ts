@@ -1,0 +1,53 @@
+import { EnvReader, parseLogLevel } from '@ledger/nest';
+import type { LogLevel } from '@nestjs/common';
+
+/** Where the event store lives: an external PostgreSQL, or one this process starts itself. */
+export type DatabaseConfig =
+  | { readonly kind: 'external'; readonly url: string }
+  | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+
+export interface LedgerConfig {
+  readonly http: { readonly host: string; readonly port: number };
+  readonly database: DatabaseConfig;
+  readonly eventStoreSchema: string;
+  readonly dbPoolMax: number;
+  readonly readinessTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+/**
+ * The only place the ledger service reads process.env. Every variable, its unit and its bounds
+ * are listed in services/ledger/README.md; a bad value stops the boot with all problems listed.
+ */
+export function loadLedgerConfig(env: Readonly<Record<string, string | undefined>> = process.env): LedgerConfig {
+  const read = new EnvReader(env);
+  const url = read.optionalString('DATABASE_URL');
+  if (url !== undefined) read.check('DATABASE_URL', /^postgres(ql)?:\/\//.test(url), "must be a postgres:// or postgresql:// URL");
+  const schema = read.string('EVENT_STORE_SCHEMA', 'event_store');
+  read.check('EVENT_STORE_SCHEMA', /^[a-z_][a-z0-9_]{0,62}$/.test(schema), 'must be lower-case letters, digits and _');
+  let logLevel: LogLevel = 'log';
+  try {
+    logLevel = parseLogLevel(read.string('LOG_LEVEL', 'log'));
+  } catch (error) {
+    read.check('LOG_LEVEL', false, (error as Error).message.replace(/^LOG_LEVEL /, ''));
+  }
+  return read.done<LedgerConfig>({
+    http: {
+      host: read.string('HTTP_HOST', '127.0.0.1'),
+      port: read.integer('HTTP_PORT', 3000, 0, 65_535),
+    },
+    database: url
+      ? { kind: 'external', url }
+      : {
+          kind: 'embedded',
+          dataDir: read.string('EMBEDDED_PG_DATA_DIR', '.data/postgres'),
+          port: read.integer('EMBEDDED_PG_PORT', 54329, 0, 65_535),
+        },
+    eventStoreSchema: schema,
+    dbPoolMax: read.integer('DB_POOL_MAX', 20, 1, 500),
+    readinessTimeoutMs: read.integer('READINESS_TIMEOUT_MS', 2_000, 100, 60_000),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    logLevel,
+  });
+}

@@ -1,0 +1,60 @@
+import type { EventStore } from '@ledger/event-store';
+import { migrateEventStore, PostgresCheckpointStore, PostgresEventStore } from '@ledger/event-store-postgres';
+import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
+import type { LoggerService } from '@nestjs/common';
+import { Pool } from 'pg';
+import type { LedgerConfig } from './config/ledger.config';
+
+/** The event store and what it stands on; owned by the process, closed on shutdown. */
+export interface EventStoreRuntime {
+  readonly store: EventStore;
+  readonly checkpoints: PostgresCheckpointStore;
+  readonly pool: Pool;
+  readonly databaseKind: 'external' | 'embedded';
+  close(): Promise<void>;
+}
+
+export async function openEventStoreRuntime(config: LedgerConfig, logger: LoggerService): Promise<EventStoreRuntime> {
+  let embedded: RunningPostgres | undefined;
+  let url: string;
+  if (config.database.kind === 'embedded') {
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.database.dataDir,
+      port: config.database.port,
+      log: (msg) => logger.log({ msg }, 'EmbeddedPostgres'),
+    });
+    url = embedded.url;
+  } else {
+    url = config.database.url;
+  }
+  const pool = new Pool({
+    connectionString: url,
+    max: config.dbPoolMax,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // A writer stuck inside a transaction would hold every subscriber's horizon back (ADR 0002).
+    idle_in_transaction_session_timeout: 10_000,
+    application_name: 'ledger',
+  });
+  pool.on('error', (error) => logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'EventStore'));
+  try {
+    const applied = await migrateEventStore(pool, config.eventStoreSchema);
+    logger.log({ msg: 'event store ready', schema: config.eventStoreSchema, migrationsApplied: applied, database: config.database.kind }, 'EventStore');
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
+  const store = new PostgresEventStore({ pool, schema: config.eventStoreSchema });
+  return {
+    store,
+    checkpoints: new PostgresCheckpointStore(pool, config.eventStoreSchema),
+    pool,
+    databaseKind: config.database.kind,
+    async close() {
+      await store.close();
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
