@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, chownSync, openSync, readFileSync, closeSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { assertPortFree, findFreePort } from './local-ports';
@@ -48,6 +48,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const port = options.port === 0 ? await findFreePort() : options.port;
   await assertPortFree(port, 'Embedded PostgreSQL');
   const owner = ensureServerUser();
+  if (owner) assertTraversable(dirname(dataDir), owner.uid);
   mkdirSync(dataDir, { recursive: true });
   if (owner) chownSync(dataDir, owner.uid, owner.gid);
   const pidFile = join(dataDir, 'postmaster.pid');
@@ -188,6 +189,26 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * The server runs as the postgres user, so every existing folder above the data folder must let
+ * it through (a 0700 temp folder owned by root would make initdb fail with a bare EACCES).
+ */
+function assertTraversable(folder: string, uid: number): void {
+  for (let current = folder; ; current = dirname(current)) {
+    if (existsSync(current)) {
+      const stat = statSync(current);
+      const passes = stat.uid === uid ? (stat.mode & 0o100) !== 0 : (stat.mode & 0o001) !== 0;
+      if (!passes) {
+        throw new EmbeddedPostgresError(
+          'DATA_DIR_NOT_ACCESSIBLE',
+          `The postgres user cannot enter ${current} (mode ${(stat.mode & 0o777).toString(8)}); choose a data folder under a directory others may traverse, or chmod o+x it`,
+        );
+      }
+    }
+    if (current === dirname(current)) return;
+  }
 }
 
 function isAlive(pid: number): boolean {
