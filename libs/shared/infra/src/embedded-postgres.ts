@@ -25,7 +25,7 @@ export interface RunningPostgres {
 
 export class EmbeddedPostgresError extends Error {
   constructor(
-    readonly code: 'BINARIES_MISSING' | 'DATA_DIR_IN_USE' | 'INITDB_FAILED' | 'START_FAILED' | 'START_TIMEOUT',
+    readonly code: 'BINARIES_MISSING' | 'DATA_DIR_IN_USE' | 'DATA_DIR_NOT_ACCESSIBLE' | 'INITDB_FAILED' | 'START_FAILED' | 'START_TIMEOUT',
     message: string,
   ) {
     super(message);
