@@ -46,7 +46,7 @@ const config: Config = {
       testMatch: ['**/*.int.spec.ts', '**/*.e2e.spec.ts'],
       globalSetup: '<rootDir>/tools/jest/integration-global-setup.ts',
       globalTeardown: '<rootDir>/tools/jest/integration-global-teardown.ts',
-      testTimeout: 120_000,
+      setupFilesAfterEnv: ['<rootDir>/tools/jest/integration-timeout.ts'],
     },
   ],
 };

@@ -95,9 +95,9 @@ export class KafkaBusSubscriber implements BusSubscriber {
   }
 
   /**
-   * @throws BusError INVALID_TOPIC for a malformed topic name; CONSUMER_FAILED for a malformed
-   *   group id, topic list or handler, and when the member cannot connect, subscribe (e.g. the
-   *   topic does not exist) or join its group.
+   * @throws BusError INVALID_TOPIC for a malformed topic name; INVALID_OPTIONS for a malformed
+   *   group id, topic list or handler; CONSUMER_FAILED when the member cannot connect, subscribe
+   *   (e.g. the topic does not exist) or join its group.
    */
   async start(options: ConsumerOptions): Promise<RunningConsumer> {
     assertConsumerOptions(options);
@@ -200,16 +200,16 @@ class KafkaRunningConsumer implements RunningConsumer {
 }
 
 function assertConsumerOptions(options: ConsumerOptions): void {
-  if (typeof options !== 'object' || options === null) throw new BusError('CONSUMER_FAILED', 'Consumer options are required');
+  if (typeof options !== 'object' || options === null) throw new BusError('INVALID_OPTIONS', 'Consumer options are required');
   if (typeof options.groupId !== 'string' || !GROUP_ID_PATTERN.test(options.groupId)) {
-    throw new BusError('CONSUMER_FAILED', `groupId '${String(options.groupId).slice(0, 80)}' must match ${GROUP_ID_PATTERN}`);
+    throw new BusError('INVALID_OPTIONS', `groupId '${String(options.groupId).slice(0, 80)}' must match ${GROUP_ID_PATTERN}`);
   }
   if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.length > MAX_TOPICS_PER_CONSUMER) {
-    throw new BusError('CONSUMER_FAILED', `topics must list 1 to ${MAX_TOPICS_PER_CONSUMER} topics`);
+    throw new BusError('INVALID_OPTIONS', `topics must list 1 to ${MAX_TOPICS_PER_CONSUMER} topics`);
   }
   for (const topic of options.topics) assertTopic(topic);
-  if (typeof options.fromBeginning !== 'boolean') throw new BusError('CONSUMER_FAILED', 'fromBeginning must be a boolean');
-  if (typeof options.handle !== 'function') throw new BusError('CONSUMER_FAILED', 'handle must be a function');
+  if (typeof options.fromBeginning !== 'boolean') throw new BusError('INVALID_OPTIONS', 'fromBeginning must be a boolean');
+  if (typeof options.handle !== 'function') throw new BusError('INVALID_OPTIONS', 'handle must be a function');
 }
 
 function toIncomingMessage(topic: string, partition: number, record: KafkaMessage): IncomingMessage {

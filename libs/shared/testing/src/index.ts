@@ -2,3 +2,4 @@ export * from './event-fixtures';
 export * from './event-store-contract';
 export * from './bus-contract';
 export * from './wait-for';
+export * from './embedded-bus-restart';
