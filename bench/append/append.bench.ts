@@ -321,7 +321,7 @@ function printLegend(): void {
 function printCpuBreakdown(breakdown: readonly CpuBreakdown[]): void {
   const columns: Column[] = [
     { header: 'scenario', align: 'left' },
-    { header: 'adapter prepareAppend + chainHash µs', align: 'right' },
+    { header: 'adapter prepareAppend + hash body µs', align: 'right' },
     { header: 'baseline JSON.stringify µs', align: 'right' },
   ];
   const rows = breakdown.map((b) => [b.scenario, formatDecimal(b.adapterPrepareAndHashUs, 1), formatDecimal(b.baselineSerialiseUs, 1)]);

@@ -1,12 +1,11 @@
 import {
   AppendSignal,
-  chainHash,
+  chainBodyParts,
   DEFAULT_EVENT_STORE_LIMITS,
   DuplicateEventIdError,
   EventStoreError,
   EventStoreUnavailableError,
-  expectationHolds,
-  GENESIS_HASH,
+  EventStoreValidationError,
   parseStreamName,
   pollingSubscription,
   prepareAppend,
@@ -25,12 +24,17 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
-  type StreamAppendResult,
   type StreamWrite,
   type SubscribeToAllOptions,
 } from '@ledger/event-store';
 import type { Pool, PoolClient } from 'pg';
-import { assertSchemaName, EVENTS_PER_TRANSACTION_LIMIT, POSITION_SHIFT } from './postgres-schema';
+import {
+  assertSchemaName,
+  EVENTS_PER_TRANSACTION_LIMIT,
+  POSITION_SHIFT,
+  TOO_MANY_EVENTS_IN_TRANSACTION_SQLSTATE,
+  WRONG_EXPECTED_VERSION_SQLSTATE,
+} from './postgres-schema';
 
 export interface PostgresEventStoreOptions {
   readonly pool: Pool;
@@ -44,14 +48,6 @@ export interface PostgresEventStoreOptions {
    * inserted, just before COMMIT. Lets tests hold a transaction open to force out-of-order commits.
    */
   readonly beforeCommit?: (streamIds: readonly string[]) => Promise<void>;
-}
-
-interface StreamHeadRow {
-  stream_id: string;
-  revision: string;
-  last_hash: string;
-  xid: string;
-  now: Date;
 }
 
 interface EventRow {
@@ -73,9 +69,10 @@ const DEFAULT_POLL_INTERVAL_MS = 50;
 /**
  * PostgreSQL event store (ADR 0002).
  *
- * Appends: one transaction per request. The heads of all touched streams are locked in sorted
- * order with one upsert (so concurrent appends never deadlock), every expectation is checked
- * against the locked heads, then the events and the new heads are written in one statement.
+ * Appends: one statement per request, the `append_to_streams` function (migration 2). It locks
+ * or creates the heads of all touched streams in sorted order (so concurrent appends never
+ * deadlock), checks every expectation against the locked heads, then writes the events, their
+ * hash chain and the new heads.
  *
  * Global order: an event's position is its transaction id × 2^16 + its index. Readers only return
  * events whose transaction id is below the oldest transaction still running (the snapshot's
@@ -106,91 +103,46 @@ export class PostgresEventStore implements EventStore {
 
   async appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult> {
     const prepared = prepareAppend(writes, this.limits);
+    const statement = appendStatement(this.s, prepared);
+    let rows: AppendRow[];
+    if (!this.options.beforeCommit) {
+      // One statement in autocommit: one round trip, one transaction.
+      rows = await this.query<AppendRow>(statement.text, statement.values, prepared);
+    } else {
+      rows = await this.appendHoldingCommit(statement, prepared, this.options.beforeCommit);
+    }
+    this.appendSignal.notify();
+    const streams = rows.map((row) => ({
+      streamId: row.r_stream_id,
+      nextExpectedRevision: BigInt(row.r_revision),
+      position: BigInt(row.r_position),
+    }));
+    return { position: streams.reduce((max, s) => (s.position > max ? s.position : max), 0n), streams };
+  }
+
+  /** The test seam's path: the same statement inside an explicit transaction held open before COMMIT. */
+  private async appendHoldingCommit(
+    statement: { text: string; values: unknown[] },
+    prepared: readonly PreparedWrite[],
+    beforeCommit: NonNullable<PostgresEventStoreOptions['beforeCommit']>,
+  ): Promise<AppendRow[]> {
     const client = await this.connect();
-    let result: AppendResult;
     try {
       await client.query('BEGIN');
       try {
-        result = await this.appendInTransaction(client, prepared);
-        if (this.options.beforeCommit) await this.options.beforeCommit(prepared.map((w) => w.streamId));
+        const { rows } = await client.query<AppendRow>(statement.text, statement.values);
+        await beforeCommit(prepared.map((write) => write.streamId));
+        await client.query('COMMIT');
+        return rows;
       } catch (error) {
-        await client.query('ROLLBACK');
+        await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      await client.query('COMMIT');
     } catch (error) {
-      throw translateError(error);
+      throw translateError(error, prepared);
     } finally {
       client.release();
     }
-    this.appendSignal.notify();
-    return result;
-  }
-
-  private async appendInTransaction(client: PoolClient, prepared: readonly PreparedWrite[]): Promise<AppendResult> {
-    const sortedIds = prepared.map((write) => write.streamId).sort();
-    // Locks existing heads and creates missing ones (revision -1) in sorted order.
-    const { rows } = await client.query<StreamHeadRow>(
-      `INSERT INTO ${this.s}.streams AS st (stream_id, revision, last_hash)
-         SELECT id, -1, '' FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) ORDER BY ord
-       ON CONFLICT (stream_id) DO UPDATE SET revision = st.revision
-       RETURNING stream_id, revision::text, last_hash, pg_current_xact_id()::text AS xid, now() AS now`,
-      [sortedIds],
-    );
-    const heads = new Map(rows.map((row) => [row.stream_id, row]));
-    const firstRow = rows[0] as StreamHeadRow;
-    const basePosition = BigInt(firstRow.xid) * POSITION_SHIFT;
-    for (const write of prepared) {
-      const head = heads.get(write.streamId) as StreamHeadRow;
-      const revision = BigInt(head.revision);
-      const actual = revision < 0n ? 'no_stream' : revision;
-      if (!expectationHolds(write.expectedState, actual)) {
-        throw new WrongExpectedVersionError(write.streamId, write.expectedState, actual);
-      }
-    }
-
-    const columns = { position: [] as string[], id: [] as string[], stream: [] as string[], revision: [] as string[],
-      category: [] as string[], type: [] as string[], data: [] as string[], metadata: [] as string[], hash: [] as string[] };
-    const newHeads = { stream: [] as string[], revision: [] as string[], hash: [] as string[] };
-    const streams: StreamAppendResult[] = [];
-    let index = 0n;
-    for (const write of prepared) {
-      const head = heads.get(write.streamId) as StreamHeadRow;
-      let revision = BigInt(head.revision);
-      let previousHash = revision < 0n ? GENESIS_HASH : head.last_hash;
-      let position = 0n;
-      for (const event of write.events) {
-        revision += 1n;
-        position = basePosition + index;
-        index += 1n;
-        previousHash = chainHash(previousHash, { ...event, streamId: write.streamId, revision });
-        columns.position.push(position.toString());
-        columns.id.push(event.id);
-        columns.stream.push(write.streamId);
-        columns.revision.push(revision.toString());
-        columns.category.push(write.category);
-        columns.type.push(event.type);
-        columns.data.push(event.dataJson);
-        columns.metadata.push(event.metadataJson);
-        columns.hash.push(previousHash);
-      }
-      newHeads.stream.push(write.streamId);
-      newHeads.revision.push(revision.toString());
-      newHeads.hash.push(previousHash);
-      streams.push({ streamId: write.streamId, nextExpectedRevision: revision, position });
-    }
-    await client.query(
-      `WITH inserted AS (
-         INSERT INTO ${this.s}.events (position, event_id, stream_id, revision, category, type, data, metadata, hash)
-         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
-       )
-       UPDATE ${this.s}.streams AS st SET revision = h.revision, last_hash = h.hash
-         FROM unnest($10::text[], $11::bigint[], $12::text[]) AS h(stream_id, revision, hash)
-        WHERE st.stream_id = h.stream_id`,
-      [columns.position, columns.id, columns.stream, columns.revision, columns.category, columns.type,
-        columns.data, columns.metadata, columns.hash, newHeads.stream, newHeads.revision, newHeads.hash],
-    );
-    return { position: basePosition + index - 1n, streams };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions): Promise<readonly RecordedEvent[]> {
@@ -257,12 +209,12 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private async query<Row extends object>(sql: string, parameters: unknown[]): Promise<Row[]> {
+  private async query<Row extends object>(sql: string, parameters: unknown[], prepared?: readonly PreparedWrite[]): Promise<Row[]> {
     try {
       const result = await this.options.pool.query<Row>(sql, parameters);
       return result.rows;
     } catch (error) {
-      throw translateError(error);
+      throw translateError(error, prepared);
     }
   }
 }
@@ -281,9 +233,65 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
-/** Kernel errors pass through; a duplicate event id gets its own error; anything else is "unavailable". */
-function translateError(error: unknown): Error {
+interface AppendRow {
+  r_stream_id: string;
+  r_revision: string;
+  r_position: string;
+}
+
+/** The append_to_streams call (migration 2) for a validated request: flat arrays, one per column. */
+function appendStatement(schema: string, prepared: readonly PreparedWrite[]): { text: string; values: unknown[] } {
+  const ids: string[] = [];
+  const types: string[] = [];
+  const data: string[] = [];
+  const metadata: string[] = [];
+  const before: string[] = [];
+  const after: string[] = [];
+  for (const write of prepared) {
+    for (const event of write.events) {
+      const parts = chainBodyParts({ ...event, streamId: write.streamId });
+      ids.push(event.id);
+      types.push(event.type);
+      data.push(event.dataJson);
+      metadata.push(event.metadataJson);
+      before.push(parts.beforeRevision);
+      after.push(parts.afterRevision);
+    }
+  }
+  return {
+    text: `SELECT r_stream_id, r_revision::text, r_position::text FROM ${schema}.append_to_streams(
+             $1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[])`,
+    values: [
+      prepared.map((write) => write.streamId),
+      prepared.map((write) => write.category),
+      prepared.map((write) => (typeof write.expectedState === 'bigint' ? write.expectedState.toString() : write.expectedState)),
+      prepared.map((write) => write.events.length),
+      ids,
+      types,
+      data,
+      metadata,
+      before,
+      after,
+    ],
+  };
+}
+
+/**
+ * Kernel errors pass through; the append function's conflict becomes WrongExpectedVersionError
+ * (with the caller's own expectation), a duplicate event id gets its own error, anything else is
+ * "unavailable".
+ */
+function translateError(error: unknown, prepared?: readonly PreparedWrite[]): Error {
   if (error instanceof EventStoreError) return error;
+  const sqlState = (error as { code?: string }).code;
+  if (sqlState === WRONG_EXPECTED_VERSION_SQLSTATE && prepared) {
+    const detail = JSON.parse((error as { detail?: string }).detail ?? '{}') as { streamId: string; actual: string };
+    const write = prepared.find((w) => w.streamId === detail.streamId);
+    if (write) return new WrongExpectedVersionError(write.streamId, write.expectedState, detail.actual === 'no_stream' ? 'no_stream' : BigInt(detail.actual));
+  }
+  if (sqlState === TOO_MANY_EVENTS_IN_TRANSACTION_SQLSTATE) {
+    return new EventStoreValidationError('TOO_MANY_EVENTS', `A PostgreSQL transaction may hold at most ${EVENTS_PER_TRANSACTION_LIMIT} events`);
+  }
   const pgError = error as { code?: string; constraint?: string; detail?: string };
   if (pgError.code === UNIQUE_VIOLATION && pgError.constraint?.endsWith('event_id_key')) {
     const id = /\(event_id\)=\(([^)]+)\)/.exec(pgError.detail ?? '')?.[1] ?? 'unknown';

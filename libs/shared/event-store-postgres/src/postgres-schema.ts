@@ -22,6 +22,10 @@ interface Migration {
   readonly sql: (schema: string) => string;
 }
 
+/** SQLSTATEs the append function raises; the adapter maps them to kernel errors. */
+export const WRONG_EXPECTED_VERSION_SQLSTATE = 'LX409';
+export const TOO_MANY_EVENTS_IN_TRANSACTION_SQLSTATE = 'LX413';
+
 /** Append-only list: never edit a released migration, add a new one. */
 export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -63,6 +67,102 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION ${s}.refuse_event_change();
       CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ${s}.events
         FOR EACH STATEMENT EXECUTE FUNCTION ${s}.refuse_event_change();
+    `,
+  },
+  {
+    version: 2,
+    name: 'append_to_streams: a whole append in one statement',
+    // One round trip per append instead of four (bench/append measured the difference). Mirrors
+    // the kernel exactly: expectations as expectationHolds, hashes as chainHash (the adapter
+    // passes the canonical body split around the revision, see chainBodyParts). Heads are
+    // locked or created in "C" order of stream id, so concurrent appends never deadlock; every
+    // expectation is checked before anything is written; a conflict raises LX409 with the
+    // stream and its actual state, and the statement (and its transaction) writes nothing.
+    sql: (s) => `
+      CREATE FUNCTION ${s}.append_to_streams(
+        p_stream_ids text[], p_categories text[], p_expected text[], p_event_counts int[],
+        p_event_ids uuid[], p_types text[], p_data jsonb[], p_metadata jsonb[],
+        p_before_revision text[], p_after_revision text[]
+      ) RETURNS TABLE (r_stream_id text, r_revision bigint, r_position bigint, r_recorded_at timestamptz)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_xid bigint := pg_current_xact_id()::text::bigint;
+        v_next bigint;
+        v_limit bigint;
+        v_head_ids text[];
+        v_head_revisions bigint[];
+        v_head_hashes text[];
+        v_positions bigint[] := '{}';
+        v_streams text[] := '{}';
+        v_revisions bigint[] := '{}';
+        v_categories text[] := '{}';
+        v_hashes text[] := '{}';
+        v_last_revisions bigint[] := '{}';
+        v_last_hashes text[] := '{}';
+        v_event int := 0;
+        v_head int;
+        v_revision bigint;
+        v_hash text;
+        v_expected text;
+      BEGIN
+        WITH locked AS (
+          INSERT INTO ${s}.streams AS st (stream_id, revision, last_hash)
+          SELECT u.id, -1, '' FROM unnest(p_stream_ids) AS u(id) ORDER BY u.id COLLATE "C"
+          ON CONFLICT (stream_id) DO UPDATE SET revision = st.revision
+          RETURNING st.stream_id, st.revision, st.last_hash
+        )
+        SELECT array_agg(l.stream_id), array_agg(l.revision), array_agg(l.last_hash)
+          INTO v_head_ids, v_head_revisions, v_head_hashes FROM locked l;
+
+        -- Positions: transaction id × 2^16 + index, continuing after earlier appends of this transaction.
+        v_limit := (v_xid + 1) * 65536;
+        SELECT coalesce(max(e.position) + 1, v_xid * 65536) INTO v_next FROM ${s}.events e
+         WHERE e.position >= v_xid * 65536 AND e.position < v_limit;
+
+        FOR i IN 1 .. array_length(p_stream_ids, 1) LOOP
+          v_head := array_position(v_head_ids, p_stream_ids[i]);
+          v_revision := v_head_revisions[v_head];
+          v_expected := p_expected[i];
+          IF NOT (v_expected = 'any'
+               OR (v_expected = 'no_stream' AND v_revision < 0)
+               OR (v_expected = 'stream_exists' AND v_revision >= 0)
+               OR (v_expected ~ '^[0-9]+$' AND v_revision = v_expected::bigint)) THEN
+            RAISE EXCEPTION USING ERRCODE = 'LX409', MESSAGE = 'wrong expected version',
+              DETAIL = json_build_object('streamId', p_stream_ids[i],
+                'actual', CASE WHEN v_revision < 0 THEN 'no_stream' ELSE v_revision::text END)::text;
+          END IF;
+          v_hash := CASE WHEN v_revision < 0 THEN '' ELSE v_head_hashes[v_head] END;
+          FOR j IN 1 .. p_event_counts[i] LOOP
+            IF v_next >= v_limit THEN
+              RAISE EXCEPTION USING ERRCODE = 'LX413', MESSAGE = 'more than 65536 events in one transaction';
+            END IF;
+            v_event := v_event + 1;
+            v_revision := v_revision + 1;
+            v_hash := encode(sha256(convert_to(
+              v_hash || E'\\n' || p_before_revision[v_event] || v_revision::text || p_after_revision[v_event], 'UTF8')), 'hex');
+            v_positions[v_event] := v_next;
+            v_streams[v_event] := p_stream_ids[i];
+            v_revisions[v_event] := v_revision;
+            v_categories[v_event] := p_categories[i];
+            v_hashes[v_event] := v_hash;
+            v_next := v_next + 1;
+          END LOOP;
+          v_last_revisions[i] := v_revision;
+          v_last_hashes[i] := v_hash;
+          r_stream_id := p_stream_ids[i];
+          r_revision := v_revision;
+          r_position := v_next - 1;
+          r_recorded_at := now();
+          RETURN NEXT;
+        END LOOP;
+
+        INSERT INTO ${s}.events (position, event_id, stream_id, revision, category, type, data, metadata, hash)
+        SELECT * FROM unnest(v_positions, p_event_ids, v_streams, v_revisions, v_categories, p_types, p_data, p_metadata, v_hashes);
+        UPDATE ${s}.streams AS st SET revision = u.revision, last_hash = u.hash
+          FROM unnest(p_stream_ids, v_last_revisions, v_last_hashes) AS u(stream_id, revision, hash)
+         WHERE st.stream_id = u.stream_id;
+      END
+      $fn$;
     `,
   },
 ];

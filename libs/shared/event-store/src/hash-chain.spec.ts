@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordedEvent } from './event-envelope';
-import { chainHash, GENESIS_HASH, verifyChain } from './hash-chain';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { chainBodyParts, chainHash, GENESIS_HASH, verifyChain } from './hash-chain';
+import { canonicalJson } from './json';
 
 function chain(streamId: string, count: number): RecordedEvent[] {
   const events: RecordedEvent[] = [];
@@ -42,5 +45,26 @@ describe('hash chain', () => {
     const forged = chainHash(GENESIS_HASH, { ...events[0]!, data: { i: 1000 } });
     expect(forged).not.toBe(events[0]!.hash);
     expect(chainHash(forged, events[1]!)).not.toBe(events[1]!.hash);
+  });
+});
+
+describe('chainBodyParts', () => {
+  it('splits exactly the body chainHash hashes, so a store can insert the revision itself', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string().filter((k) => !k.includes('\u0000') && k !== '__proto__'), fc.oneof(fc.string().filter((v) => !v.includes('\u0000')), fc.integer(), fc.boolean())),
+        fc.string({ minLength: 1 }).filter((v) => !v.includes('\u0000')),
+        fc.bigInt({ min: 0n, max: 2n ** 62n - 1n }),
+        (data, principal, revision) => {
+          const metadata = { correlationId: 'c"1', causationId: 'é', principal, schemaVersion: 3 };
+          const event = { streamId: 'wallet-a:b', id: randomUUID(), type: 'FundsDeposited', data, metadata, revision };
+          const parts = chainBodyParts({ ...event, dataJson: canonicalJson(data), metadataJson: canonicalJson(metadata) });
+          const body = `${parts.beforeRevision}${revision}${parts.afterRevision}`;
+          const expected = createHash('sha256').update('prev').update('\n').update(body).digest('hex');
+          expect(chainHash('prev', event)).toBe(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -34,6 +34,25 @@ export function chainHash(
   return createHash('sha256').update(previousHash).update('\n').update(body).digest('hex');
 }
 
+/**
+ * The hashed body split around the revision, for stores that assign the revision themselves
+ * (the PostgreSQL append function): `beforeRevision + revision + afterRevision` is exactly the
+ * canonical body chainHash hashes (keys sorted: data, id, metadata, revision, streamId, type).
+ * `dataJson` and `metadataJson` must be canonicalJson output.
+ */
+export function chainBodyParts(event: {
+  streamId: string;
+  id: string;
+  type: string;
+  dataJson: string;
+  metadataJson: string;
+}): { readonly beforeRevision: string; readonly afterRevision: string } {
+  return {
+    beforeRevision: `{"data":${event.dataJson},"id":${JSON.stringify(event.id)},"metadata":${event.metadataJson},"revision":"`,
+    afterRevision: `","streamId":${JSON.stringify(event.streamId)},"type":${JSON.stringify(event.type)}}`,
+  };
+}
+
 export type ChainVerdict =
   | { readonly ok: true; readonly lastHash: string; readonly checked: number }
   | {
