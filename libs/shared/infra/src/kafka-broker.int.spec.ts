@@ -123,9 +123,9 @@ describe('startKafkaBroker', () => {
     try {
       // The topic and the group's committed offsets survived: the storage was not formatted again.
       expect(await admin.listTopics()).toContain('proof');
-      // Right after a restart the group coordinator may still be loading its partition
-      // (Kafka error 14, which kafkajs 2.2.4 names GROUP_LOAD_IN_PROGRESS, and also
-      // NOT_COORDINATOR while the group moves; both retriable). The admin call does not retry them.
+      // Right after a restart the group coordinator may still be loading its partition or moving
+      // (kafkajs: GROUP_LOAD_IN_PROGRESS, NOT_COORDINATOR_FOR_GROUP, ...); the admin call does not
+      // retry these itself. Every error kafkajs marks retriable is retried until the deadline.
       // (No @ledger/testing waitFor here: infra must not depend on the testing library.)
       let committed: number | undefined;
       for (const deadline = Date.now() + 30_000; committed === undefined; ) {
@@ -133,9 +133,7 @@ describe('startKafkaBroker', () => {
           const offsets = await admin.fetchOffsets({ groupId: 'proof-group', topics: ['proof'] });
           committed = offsets[0]?.partitions.reduce((sum, p) => sum + Number(p.offset), 0) ?? -1;
         } catch (error) {
-          const type = (error as { type?: string }).type ?? '';
-          const retriable = ['GROUP_LOAD_IN_PROGRESS', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR', 'GROUP_COORDINATOR_NOT_AVAILABLE'].includes(type);
-          if (!retriable || Date.now() > deadline) throw error;
+          if ((error as { retriable?: boolean }).retriable !== true || Date.now() > deadline) throw error;
           await new Promise((r) => setTimeout(r, 100)); // poll interval while the coordinator loads
         }
       }
