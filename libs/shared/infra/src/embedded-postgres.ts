@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, chownSync, openSync, readFileSync, closeSync, st
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { assertPortFree, findFreePort } from './local-ports';
+import { isProcessAlive } from './child-processes';
 
 export interface EmbeddedPostgresOptions {
   /** Cluster folder; created and initialised on first start, reused afterwards. */
@@ -54,7 +55,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const pidFile = join(dataDir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (pid > 0 && isAlive(pid)) {
+    if (pid > 0 && isProcessAlive(pid)) {
       throw new EmbeddedPostgresError('DATA_DIR_IN_USE', `PostgreSQL (pid ${pid}) already runs on data folder ${dataDir}; stop it first`);
     }
   }
@@ -208,15 +209,6 @@ function assertTraversable(folder: string, uid: number): void {
       }
     }
     if (current === dirname(current)) return;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { assertPortFree, findFreePort } from './local-ports';
+import { isProcessAlive } from './child-processes';
 
 export interface KafkaBrokerOptions {
   /** Broker folder (config, data, logs); formatted on first start, reused afterwards. */
@@ -216,7 +217,7 @@ async function fetchKafka(kafkaDir: string, log: (line: string) => void): Promis
 function assertDataDirFree(dataDir: string, pidFile: string): void {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+  if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {
     throw new KafkaBrokerError('DATA_DIR_IN_USE', `A Kafka broker (pid ${pid}) already runs on ${dataDir}; stop it first`);
   }
   rmSync(pidFile, { force: true }); // left by a broker that did not stop cleanly
@@ -314,15 +315,6 @@ function trackChild(child: ChildProcess): void {
 
 function assertOption(condition: boolean, message: string): asserts condition {
   if (!condition) throw new KafkaBrokerError('INVALID_OPTIONS', `startKafkaBroker: ${message}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function logTail(dataDir: string): string {
