@@ -1,0 +1,6 @@
+export * from './accounts';
+export * from './ledger.rejections';
+export * from './wallet.commands';
+export * from './wallet.decider';
+export * from './wallet.events';
+export * from './wallet.state';

@@ -1,0 +1,53 @@
+import type { Money } from '@ledger/money';
+import type { SystemAccountName } from './accounts';
+
+/**
+ * Commands carry everything the decision needs, including time (`now`) and generated ids, so
+ * deciders never read a clock or a random source. Amounts are already parsed Money (the
+ * transport parsed the decimal string against the currency); deciders check the currency
+ * against the wallet.
+ */
+export interface CommandContext {
+  readonly now: Date;
+}
+
+export type WalletCommand =
+  | { type: 'OpenWallet'; walletId: string; ownerId: string; currency: Money['currency'] }
+  | { type: 'FreezeWallet'; walletId: string; reason: string }
+  | { type: 'UnfreezeWallet'; walletId: string }
+  | { type: 'CloseWallet'; walletId: string }
+  | { type: 'Deposit'; walletId: string; transactionId: string; amount: Money; reference?: string }
+  | { type: 'Withdraw'; walletId: string; transactionId: string; amount: Money; reference?: string }
+  | { type: 'PlaceHold'; walletId: string; holdId: string; amount: Money; expiresAt: Date }
+  | { type: 'ReleaseHold'; walletId: string; holdId: string }
+  | { type: 'ExpireHold'; walletId: string; holdId: string }
+  /** Capture out of the ledger through a system account (e.g. payout settlement). */
+  | { type: 'CaptureHoldToSystem'; walletId: string; holdId: string; transactionId: string; amount?: Money; account: SystemAccountName };
+
+/** Moves money between two wallets: one atomic append over both streams. */
+export interface TransferCommand {
+  readonly type: 'Transfer';
+  readonly transactionId: string;
+  readonly fromWalletId: string;
+  readonly toWalletId: string;
+  readonly amount: Money;
+  readonly reference?: string;
+}
+
+/** Captures a hold (fully, or partially with the rest released) into another wallet. */
+export interface CaptureHoldToWalletCommand {
+  readonly type: 'CaptureHoldToWallet';
+  readonly walletId: string;
+  readonly holdId: string;
+  readonly transactionId: string;
+  readonly toWalletId: string;
+  /** Omitted: the whole hold. */
+  readonly amount?: Money;
+  readonly reference?: string;
+}
+
+/** Longest a hold may be placed for. */
+export const MAX_HOLD_DURATION_MS = 30 * 24 * 60 * 60 * 1000;
+/** Bounds on free-text fields stored in events. */
+export const MAX_REFERENCE_LENGTH = 140;
+export const MAX_FREEZE_REASON_LENGTH = 200;

@@ -1,0 +1,103 @@
+import { InvariantViolationError } from '@ledger/errors';
+import { minorFromText, type CurrencyCode } from '@ledger/money';
+import type { WalletEvent } from './wallet.events';
+
+export interface OpenHold {
+  readonly holdId: string;
+  readonly amountMinor: bigint;
+  readonly expiresAt: string;
+}
+
+export type WalletState =
+  | { readonly status: 'none' }
+  | {
+      readonly status: 'open' | 'frozen' | 'closed';
+      readonly walletId: string;
+      readonly ownerId: string;
+      readonly currency: CurrencyCode;
+      /** Ledger balance: every posted movement. Never negative for a user wallet. */
+      readonly balanceMinor: bigint;
+      /** Reserved by open holds; available = balance − held, never negative. */
+      readonly heldMinor: bigint;
+      readonly openHolds: ReadonlyMap<string, OpenHold>;
+      /** Holds that were captured, released or expired: each resolves at most once. */
+      readonly resolvedHoldIds: ReadonlySet<string>;
+    };
+
+export type ExistingWallet = Exclude<WalletState, { status: 'none' }>;
+
+export const initialWalletState: WalletState = { status: 'none' };
+
+export function availableMinor(wallet: ExistingWallet): bigint {
+  return wallet.balanceMinor - wallet.heldMinor;
+}
+
+/**
+ * Folds one event into the state. Pure and total over valid histories; an event that cannot
+ * follow the state (corrupted or foreign history) is an invariant violation, never ignored.
+ */
+export function evolveWallet(state: WalletState, event: WalletEvent): WalletState {
+  if (event.type === 'WalletOpened') {
+    if (state.status !== 'none') throw corrupt(event, 'wallet opened twice');
+    return {
+      status: 'open',
+      walletId: event.data.walletId,
+      ownerId: event.data.ownerId,
+      currency: event.data.currency,
+      balanceMinor: 0n,
+      heldMinor: 0n,
+      openHolds: new Map(),
+      resolvedHoldIds: new Set(),
+    };
+  }
+  if (state.status === 'none') throw corrupt(event, 'event before WalletOpened');
+  switch (event.type) {
+    case 'WalletFrozen':
+      return { ...state, status: 'frozen' };
+    case 'WalletUnfrozen':
+      return { ...state, status: 'open' };
+    case 'WalletClosed':
+      return { ...state, status: 'closed' };
+    case 'FundsDeposited':
+    case 'TransferCredited':
+      return { ...state, balanceMinor: state.balanceMinor + minorFromText(event.data.amountMinor) };
+    case 'FundsWithdrawn':
+    case 'TransferDebited':
+      return { ...state, balanceMinor: state.balanceMinor - minorFromText(event.data.amountMinor) };
+    case 'HoldPlaced': {
+      const amountMinor = minorFromText(event.data.amountMinor);
+      const openHolds = new Map(state.openHolds);
+      openHolds.set(event.data.holdId, { holdId: event.data.holdId, amountMinor, expiresAt: event.data.expiresAt });
+      return { ...state, heldMinor: state.heldMinor + amountMinor, openHolds };
+    }
+    case 'HoldCaptured':
+    case 'HoldReleased':
+    case 'HoldExpired': {
+      const hold = state.openHolds.get(event.data.holdId);
+      if (!hold) throw corrupt(event, `hold ${event.data.holdId} is not open`);
+      const openHolds = new Map(state.openHolds);
+      openHolds.delete(event.data.holdId);
+      const resolvedHoldIds = new Set(state.resolvedHoldIds).add(event.data.holdId);
+      const captured = event.type === 'HoldCaptured' ? minorFromText(event.data.capturedMinor) : 0n;
+      return {
+        ...state,
+        balanceMinor: state.balanceMinor - captured,
+        heldMinor: state.heldMinor - hold.amountMinor,
+        openHolds,
+        resolvedHoldIds,
+      };
+    }
+    default: {
+      const unknownEvent: never = event;
+      throw corrupt(unknownEvent as WalletEvent, 'unknown event type');
+    }
+  }
+}
+
+export function foldWallet(events: readonly WalletEvent[], state: WalletState = initialWalletState): WalletState {
+  return events.reduce(evolveWallet, state);
+}
+
+function corrupt(event: WalletEvent, reason: string): InvariantViolationError {
+  return new InvariantViolationError('CORRUPT_WALLET_HISTORY', `Cannot apply ${event.type}: ${reason}`, { eventType: event.type });
+}
