@@ -1,4 +1,5 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
+import { RequestContext } from './request-context';
 
 const LEVELS: readonly LogLevel[] = ['verbose', 'debug', 'log', 'warn', 'error', 'fatal'];
 
@@ -9,7 +10,8 @@ export function parseLogLevel(text: string): LogLevel {
 
 /**
  * One JSON object per line on stdout (stderr for warn and above), for log shippers. Fields: time,
- * level, service, context, msg, and whatever structured fields the caller passes as an object.
+ * level, service, context, correlationId (inside a request, from RequestContext), msg, and whatever
+ * structured fields the caller passes as an object (an explicit `correlationId` field wins).
  * Never pass secrets (tokens, PINs) in log fields.
  */
 export class JsonLogger implements LoggerService {
@@ -49,6 +51,8 @@ export class JsonLogger implements LoggerService {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     const entry: Record<string, unknown> = { time: new Date().toISOString(), level, service: this.service };
     if (context) entry['context'] = context;
+    const correlationId = RequestContext.currentCorrelationId();
+    if (correlationId !== undefined) entry['correlationId'] = correlationId;
     if (message instanceof Error) {
       entry['msg'] = message.message;
       entry['error'] = { name: message.name, stack: message.stack };

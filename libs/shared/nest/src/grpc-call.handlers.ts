@@ -1,0 +1,217 @@
+import {
+  status as GrpcStatus,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import { Logger, type LoggerService } from '@nestjs/common';
+import { resolveCorrelationId } from './correlation-id';
+import { describeError, type DescribedError } from './error-status.mapping';
+import { correlationHeaders, errorTrailers, GRPC_CORRELATION_ID_KEY, successTrailers } from './grpc-metadata';
+import { observeGrpcCall, type GrpcCallType, type GrpcMetrics } from './grpc-metrics';
+import { RequestContext } from './request-context';
+
+/** What a handler knows about its call besides the request message. */
+export interface GrpcCallContext {
+  readonly correlationId: string;
+  /** Request metadata: authentication reads `authorization` here. */
+  readonly metadata: Metadata;
+  /**
+   * Aborted when the client cancels or the call's deadline passes. Pass it to every bounded wait;
+   * once it is aborted nothing more is written to the call, whatever the handler returns.
+   */
+  readonly signal: AbortSignal;
+  /** The client's deadline, if it set one. */
+  readonly deadline: Date | undefined;
+  /** `/package.Service/Method` */
+  readonly path: string;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, context: GrpcCallContext) => Promise<Res> | Res;
+/** Yields the messages to send; the stream ends with OK when the iterable completes. */
+export type ServerStreamHandler<Req, Res> = (request: Req, context: GrpcCallContext) => AsyncIterable<Res>;
+
+export interface GrpcHandlerOptions {
+  /** Records grpc_server_handled_total / grpc_server_handling_seconds when given. */
+  readonly metrics?: GrpcMetrics;
+  /** Logs server faults with stack and correlation id; defaults to Nest's Logger (the app's logger). */
+  readonly logger?: LoggerService;
+}
+
+/** A client cancel this close to the deadline is counted as DEADLINE_EXCEEDED (clock skew between ends). */
+const DEADLINE_CANCEL_SLACK_MS = 100;
+
+/** Why a call's signal was aborted; also the reason on `signal.reason`. */
+export class GrpcCallAbortedError extends Error {
+  constructor(readonly status: GrpcStatus.CANCELLED | GrpcStatus.DEADLINE_EXCEEDED) {
+    super(status === GrpcStatus.CANCELLED ? 'The client cancelled the call' : 'The call deadline passed');
+    this.name = 'GrpcCallAbortedError';
+  }
+}
+
+/**
+ * Wraps a unary handler: runs it inside a RequestContext (correlation id from `x-correlation-id`
+ * metadata or a fresh UUID, echoed in the response's initial metadata), maps a thrown error to its
+ * gRPC status with `reason-code` and `correlation-id` trailers and a safe message (unknown errors
+ * become INTERNAL, logged, never leaked), and writes nothing once the call was cancelled or its
+ * deadline passed.
+ */
+export function unary<Req, Res>(handler: UnaryHandler<Req, Res>, options: GrpcHandlerOptions = {}): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const opened = openCall(call, 'unary', options);
+    void RequestContext.run({ correlationId: opened.context.correlationId }, async () => {
+      try {
+        const response = await handler(call.request, opened.context);
+        if (opened.isAborted()) return;
+        callback(null, response, successTrailers(opened.context.correlationId));
+        opened.finish(GrpcStatus.OK);
+      } catch (error) {
+        if (opened.isAborted()) return;
+        const described = opened.describe(error);
+        callback({ code: described.grpcStatus, details: described.detail, metadata: errorTrailers(described, opened.context.correlationId) });
+        opened.finish(described.grpcStatus);
+      }
+    });
+  };
+}
+
+/**
+ * Wraps a server-streaming handler with the same context, error mapping and cancellation rules
+ * as `unary`. Writes respect backpressure (waits for `drain`), and iteration stops as soon as
+ * the call is cancelled or its deadline passes (the generator's `finally` blocks run).
+ */
+export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>, options: GrpcHandlerOptions = {}): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const opened = openCall(call, 'server_stream', options);
+    void RequestContext.run({ correlationId: opened.context.correlationId }, async () => {
+      try {
+        for await (const message of handler(call.request, opened.context)) {
+          if (opened.context.signal.aborted) break;
+          if (!call.write(message)) await drained(call, opened.context.signal);
+          if (opened.context.signal.aborted) break;
+        }
+        if (opened.isAborted()) return;
+        call.end(successTrailers(opened.context.correlationId));
+        opened.finish(GrpcStatus.OK);
+      } catch (error) {
+        if (opened.isAborted()) return;
+        const described = opened.describe(error);
+        // grpc-js turns an 'error' event on a server stream into the call's final status.
+        call.emit('error', {
+          name: 'ServerStreamError',
+          message: described.detail,
+          code: described.grpcStatus,
+          details: described.detail,
+          metadata: errorTrailers(described, opened.context.correlationId),
+        });
+        opened.finish(described.grpcStatus);
+      }
+    });
+  };
+}
+
+/** Pre-binds options, so service wiring reads `grpc.unary(...)` without repeating them. */
+export function createGrpcHandlers(options: GrpcHandlerOptions): {
+  unary: <Req, Res>(handler: UnaryHandler<Req, Res>) => handleUnaryCall<Req, Res>;
+  serverStream: <Req, Res>(handler: ServerStreamHandler<Req, Res>) => handleServerStreamingCall<Req, Res>;
+} {
+  return {
+    unary: (handler) => unary(handler, options),
+    serverStream: (handler) => serverStream(handler, options),
+  };
+}
+
+interface OpenedCall {
+  readonly context: GrpcCallContext;
+  /** True once the call was cancelled or timed out (already recorded): the caller must not write. */
+  isAborted(): boolean;
+  describe(error: unknown): DescribedError;
+  finish(code: GrpcStatus): void;
+}
+
+type AnyServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+function openCall(call: AnyServerCall, type: GrpcCallType, options: GrpcHandlerOptions): OpenedCall {
+  const started = process.hrtime.bigint();
+  const path = call.getPath();
+  const [rawCorrelationId] = call.metadata.get(GRPC_CORRELATION_ID_KEY);
+  const correlationId = resolveCorrelationId(rawCorrelationId);
+  const controller = new AbortController();
+  const deadline = deadlineOf(call);
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline !== undefined) {
+    timer = setTimeout(() => controller.abort(new GrpcCallAbortedError(GrpcStatus.DEADLINE_EXCEEDED)), Math.max(0, deadline.getTime() - Date.now()));
+  }
+  const onCancelled = (): void => {
+    if (controller.signal.aborted) return;
+    // A client cancels its own call when its deadline passes, usually a little before ours (we
+    // count from when the headers arrived): a cancel that close to the deadline is the deadline.
+    const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_CANCEL_SLACK_MS;
+    controller.abort(new GrpcCallAbortedError(atDeadline ? GrpcStatus.DEADLINE_EXCEEDED : GrpcStatus.CANCELLED));
+  };
+  let finished = false;
+  const finish = (code: GrpcStatus): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    call.removeListener('cancelled', onCancelled);
+    if (options.metrics) observeGrpcCall(options.metrics, type, path, code, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  // An aborted call is over for the client: record it now, even if the handler keeps running.
+  controller.signal.addEventListener(
+    'abort',
+    () => {
+      const reason: unknown = controller.signal.reason;
+      finish(reason instanceof GrpcCallAbortedError ? reason.status : GrpcStatus.CANCELLED);
+    },
+    { once: true },
+  );
+  call.once('cancelled', onCancelled);
+  if (call.cancelled) onCancelled();
+  call.sendMetadata(correlationHeaders(correlationId));
+
+  return {
+    context: { correlationId, metadata: call.metadata, signal: controller.signal, deadline, path },
+    isAborted() {
+      return controller.signal.aborted;
+    },
+    describe(error) {
+      const described = describeError(error);
+      if (described.serverFault) {
+        (options.logger ?? new Logger('Grpc')).error(
+          {
+            msg: 'gRPC call failed',
+            correlationId,
+            path,
+            code: described.code,
+            grpcStatus: GrpcStatus[described.grpcStatus],
+            error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) },
+          },
+          'Grpc',
+        );
+      }
+      return described;
+    },
+    finish,
+  };
+}
+
+function deadlineOf(call: AnyServerCall): Date | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? new Date(ms) : undefined;
+}
+
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.removeListener('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
