@@ -42,6 +42,35 @@ export function adapterDriver(context: CellContext): AppendDriver {
         },
       };
     }
+    case 'batch': {
+      // Every transfer slot of every writer owns its two streams: a group committer's batch of B
+      // independent transfers, each with the exact revisions it was decided on. No conflicts.
+      const slots = Array.from({ length: context.batchSize }, (_, slot) => slot);
+      const from = writers.map((w) => slots.map((t) => walletStream(context.cellTag, w, `.t${t}.a`)));
+      const to = writers.map((w) => slots.map((t) => walletStream(context.cellTag, w, `.t${t}.b`)));
+      const fromRevisions = writers.map(() => slots.map(() => NO_EVENT));
+      const toRevisions = writers.map(() => slots.map(() => NO_EVENT));
+      return {
+        setUp: noSetUp,
+        append: async (w) => {
+          const requests = slots.map((t) => {
+            const { debit, credit } = transferEvents();
+            return [
+              { streamId: from[w]![t]!, expectedState: expected(fromRevisions[w]![t]!), events: [debit] },
+              { streamId: to[w]![t]!, expectedState: expected(toRevisions[w]![t]!), events: [credit] },
+            ];
+          });
+          const outcomes = await store.appendBatch(requests);
+          for (const [t, outcome] of outcomes.entries()) {
+            // Nobody else writes these streams: a refused transfer is a bug, and stops the run.
+            if (!outcome.ok) throw outcome.error;
+            fromRevisions[w]![t] = outcome.result.streams[0]!.nextExpectedRevision;
+            toRevisions[w]![t] = outcome.result.streams[1]!.nextExpectedRevision;
+          }
+          return 'ok';
+        },
+      };
+    }
     case 'hot': {
       const stream = hotStream(context.cellTag);
       const known = writers.map(() => NO_EVENT); // each writer's own view, as separate processes would have

@@ -60,8 +60,12 @@ interface CellResult {
   readonly scenario: ScenarioName;
   readonly implementation: Implementation;
   readonly writers: number;
-  /** Successful appends per second. */
+  /** Append requests (transfers in the batch scenario) per call to the store: B for batch cells, else 1. */
+  readonly batchSize: number;
+  /** Successful calls to the store per second (appends; batches in the batch scenario's adapter cells). */
   readonly appendsPerSecond: number;
+  /** Successful append requests per second: appendsPerSecond × batchSize (transfers/s in the batch scenario). */
+  readonly requestsPerSecond: number;
   readonly eventsPerSecond: number;
   readonly conflictsPerSecond: number;
   readonly measuredAttempts: number;
@@ -69,9 +73,9 @@ interface CellResult {
   readonly conflicts: number;
   readonly elapsedMs: number;
   readonly hitMaxOps: boolean;
-  /** Latency of every measured append attempt (successful or conflicting). */
+  /** Latency of every measured call to the store (successful or conflicting); a batch call in batch cells. */
   readonly latency: LatencySummary | null;
-  /** Per append attempt, warm-up included (the server counters cannot tell warm-up apart). */
+  /** Per call to the store (attempt), warm-up included (the server counters cannot tell warm-up apart). */
   readonly statementsPerAttempt: number;
   readonly walBytesPerAttempt: number;
   readonly walFsyncsPerAttempt: number | null;
@@ -84,9 +88,12 @@ interface CellResult {
 interface Comparison {
   readonly scenario: ScenarioName;
   readonly writers: number;
-  /** adapter ÷ baseline successful appends per second: below 1 means the adapter is slower. */
+  readonly batchSize: number;
+  /** adapter ÷ baseline successful append requests (transfers) per second: below 1 means the adapter is slower. */
   readonly throughputRatio: number | null;
-  /** adapter ÷ baseline p99 latency: above 1 means the adapter's tail is longer. */
+  /** adapter ÷ the best baseline of the scenario at any writer count (batch scenario: the naive limit). */
+  readonly bestBaselineRatio: number | null;
+  /** adapter ÷ baseline p99 latency of one request (transfer): above 1 means the adapter's tail is longer. */
   readonly p99Ratio: number | null;
 }
 
@@ -129,22 +136,31 @@ async function main(): Promise<void> {
     const plan = config.scenarios.flatMap((scenario) =>
       config.concurrency
         .filter((writers) => writers >= MIN_WRITERS[scenario])
-        .flatMap((writers) => IMPLEMENTATIONS.map((implementation) => ({ scenario, writers, implementation }))),
+        .flatMap((writers) =>
+          IMPLEMENTATIONS.flatMap((implementation) =>
+            // The batch scenario measures the adapter once per batch size against one baseline cell.
+            (scenario === 'batch' && implementation === 'adapter' ? config.batchSizes : [1]).map((batchSize) => ({ scenario, writers, implementation, batchSize })),
+          ),
+        ),
     );
     const cells: CellResult[] = [];
     for (const [index, cell] of plan.entries()) {
-      const label = `[${index + 1}/${plan.length}] ${cell.scenario} × ${cell.writers} writers, ${cell.implementation}`;
+      const batch = cell.scenario === 'batch' && cell.implementation === 'adapter' ? ` B=${cell.batchSize}` : '';
+      const label = `[${index + 1}/${plan.length}] ${cell.scenario} × ${cell.writers} writers, ${cell.implementation}${batch}`;
       progress(`${label} …`);
       const result = await runCell(server, admin, config, { ...cell, cellTag: `${runId}.c${index}` });
-      progress(`${label}: ${formatRate(result.appendsPerSecond)} appends/s, p99 ${formatMs(result.latency?.p99Ms)} ms`);
+      progress(`${label}: ${formatRate(result.requestsPerSecond)} ${cell.scenario === 'batch' ? 'transfers' : 'appends'}/s, p99 ${formatMs(result.latency?.p99Ms)} ms`);
       cells.push(result);
     }
 
     const comparisons = compare(cells);
     progress('measuring in-process CPU per append (no I/O) …');
     const cpuBreakdown = measureCpuBreakdown();
-    for (const scenario of config.scenarios) printScenario(scenario, cells, comparisons);
-    printLegend();
+    for (const scenario of config.scenarios) {
+      if (scenario === 'batch') printBatchScenario(cells, comparisons);
+      else printScenario(scenario, cells, comparisons);
+    }
+    printLegend(config.scenarios.includes('batch'));
     printCpuBreakdown(cpuBreakdown);
     const file = writeResults({ config, machine, settings, cells, comparisons, cpuBreakdown });
     process.stdout.write(`\nResults written to ${relative(process.cwd(), file)}\n`);
@@ -157,7 +173,7 @@ async function runCell(
   server: RunningPostgres,
   admin: Pool,
   config: AppendBenchConfig,
-  cell: { scenario: ScenarioName; writers: number; implementation: Implementation; cellTag: string },
+  cell: { scenario: ScenarioName; writers: number; implementation: Implementation; batchSize: number; cellTag: string },
 ): Promise<CellResult> {
   // A pool per cell: its connections start fresh, and closing them makes PostgreSQL publish their I/O counters.
   const applicationName = `bench-append-${cell.cellTag}`;
@@ -170,7 +186,14 @@ async function runCell(
   });
   pool.on('error', (error) => progress(`idle connection error: ${error.message}`));
   const statements = countStatements(pool);
-  const context: CellContext = { scenario: cell.scenario, pool, schema: SCHEMAS[cell.implementation], cellTag: cell.cellTag, writers: cell.writers };
+  const context: CellContext = {
+    scenario: cell.scenario,
+    pool,
+    schema: SCHEMAS[cell.implementation],
+    cellTag: cell.cellTag,
+    writers: cell.writers,
+    batchSize: cell.batchSize,
+  };
   const driver = cell.implementation === 'adapter' ? adapterDriver(context) : baselineDriver(context);
   let run: Awaited<ReturnType<typeof runFor<(typeof APPEND_OUTCOMES)[number]>>>;
   let statementsRun: number;
@@ -210,8 +233,10 @@ async function runCell(
     scenario: cell.scenario,
     implementation: cell.implementation,
     writers: cell.writers,
+    batchSize: cell.batchSize,
     appendsPerSecond: perSecond(appends),
-    eventsPerSecond: perSecond(appends * EVENTS_PER_APPEND[cell.scenario]),
+    requestsPerSecond: perSecond(appends * cell.batchSize),
+    eventsPerSecond: perSecond(appends * cell.batchSize * EVENTS_PER_APPEND[cell.scenario]),
     conflictsPerSecond: perSecond(run.outcomes.conflict),
     measuredAttempts: run.measuredOps,
     appends,
@@ -228,16 +253,23 @@ async function runCell(
 }
 
 function compare(cells: readonly CellResult[]): Comparison[] {
-  const find = (c: CellResult, implementation: Implementation): CellResult | undefined =>
-    cells.find((o) => o.scenario === c.scenario && o.writers === c.writers && o.implementation === implementation);
+  const baselineOf = (c: CellResult): CellResult | undefined =>
+    cells.find((o) => o.scenario === c.scenario && o.writers === c.writers && o.implementation === 'baseline');
+  const bestBaseline = (scenario: ScenarioName): number | undefined => {
+    const rates = cells.filter((o) => o.scenario === scenario && o.implementation === 'baseline').map((o) => o.requestsPerSecond);
+    return rates.length > 0 ? Math.max(...rates) : undefined;
+  };
   return cells
     .filter((c) => c.implementation === 'adapter')
     .map((adapter) => {
-      const baseline = find(adapter, 'baseline');
+      const baseline = baselineOf(adapter);
       return {
         scenario: adapter.scenario,
         writers: adapter.writers,
-        throughputRatio: ratio(adapter.appendsPerSecond, baseline?.appendsPerSecond) ?? null,
+        batchSize: adapter.batchSize,
+        throughputRatio: ratio(adapter.requestsPerSecond, baseline?.requestsPerSecond) ?? null,
+        bestBaselineRatio: ratio(adapter.requestsPerSecond, bestBaseline(adapter.scenario)) ?? null,
+        // Every request of a batch waits for the whole batch, so a batch's latency is each of its transfers'.
         p99Ratio: ratio(adapter.latency?.p99Ms, baseline?.latency?.p99Ms) ?? null,
       };
     });
@@ -253,7 +285,8 @@ function printHeader(config: AppendBenchConfig, machine: MachineInfo, settings: 
       `data_checksums=${settings.data_checksums}, autovacuum=${settings.autovacuum}, shared_buffers=${settings.shared_buffers}`,
     `cells       writers ${config.concurrency.join(', ')}; scenarios ${config.scenarios.join(', ')}; ` +
       `${config.warmupMs / 1_000} s warm-up + ${config.durationMs / 1_000} s measured (at most ${config.maxOpsPerCell.toLocaleString('en-US')} appends) each; ` +
-      `pool size ${config.poolSize}`,
+      `pool size ${config.poolSize}` +
+      (config.scenarios.includes('batch') ? `; batch sizes ${config.batchSizes.join(', ')}` : ''),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -280,7 +313,7 @@ function printScenario(scenario: ScenarioName, cells: readonly CellResult[], com
     { header: 'p99 ratio', align: 'right' },
   ];
   const table = rows.map((c) => {
-    const comparison = comparisons.find((o) => o.scenario === c.scenario && o.writers === c.writers);
+    const comparison = comparisons.find((o) => o.scenario === c.scenario && o.writers === c.writers && o.batchSize === c.batchSize);
     const isAdapter = c.implementation === 'adapter';
     return [
       String(c.writers),
@@ -302,7 +335,70 @@ function printScenario(scenario: ScenarioName, cells: readonly CellResult[], com
   process.stdout.write(`\n${SCENARIO_TITLES[scenario]}\n${formatTable(columns, table)}\n`);
 }
 
-function printLegend(): void {
+/**
+ * The batch scenario, in transfers: the baseline row is one raw-SQL transaction per transfer; each
+ * adapter row is one appendBatch of B transfers per call. Server columns are per transfer.
+ */
+function printBatchScenario(cells: readonly CellResult[], comparisons: readonly Comparison[]): void {
+  const rows = cells.filter((c) => c.scenario === 'batch');
+  if (rows.length === 0) return;
+  const columns: Column[] = [
+    { header: 'writers', align: 'right' },
+    { header: 'impl', align: 'left' },
+    { header: 'B', align: 'right' },
+    { header: 'transfers/s', align: 'right' },
+    { header: 'batches/s', align: 'right' },
+    { header: 'batch p50 ms', align: 'right' },
+    { header: 'batch p99 ms', align: 'right' },
+    { header: 'xfer p50 ms', align: 'right' },
+    { header: 'xfer p99 ms', align: 'right' },
+    { header: 'stmts/call', align: 'right' },
+    { header: 'WAL B/xfer', align: 'right' },
+    { header: 'fsyncs/xfer', align: 'right' },
+    { header: 'node µs/xfer', align: 'right' },
+    { header: 'pg µs/xfer', align: 'right' },
+    { header: 'thr ratio', align: 'right' },
+    { header: 'vs best base', align: 'right' },
+    { header: 'p99 ratio', align: 'right' },
+  ];
+  const table = rows.map((c) => {
+    const isAdapter = c.implementation === 'adapter';
+    const comparison = comparisons.find((o) => o.scenario === 'batch' && o.writers === c.writers && o.batchSize === c.batchSize);
+    const perTransfer = (value: number | null): string => formatDecimal(value === null ? undefined : value / c.batchSize, 0);
+    return [
+      String(c.writers),
+      c.implementation + (c.hitMaxOps ? '*' : ''),
+      isAdapter ? String(c.batchSize) : NOT_APPLICABLE,
+      formatRate(c.requestsPerSecond),
+      isAdapter ? formatRate(c.appendsPerSecond) : NOT_APPLICABLE,
+      isAdapter ? formatMs(c.latency?.p50Ms) : NOT_APPLICABLE,
+      isAdapter ? formatMs(c.latency?.p99Ms) : NOT_APPLICABLE,
+      // A transfer waits for its whole batch (baseline: for its own transaction).
+      formatMs(c.latency?.p50Ms),
+      formatMs(c.latency?.p99Ms),
+      formatDecimal(c.statementsPerAttempt, 2),
+      perTransfer(c.walBytesPerAttempt),
+      formatDecimal(c.walFsyncsPerAttempt === null ? undefined : c.walFsyncsPerAttempt / c.batchSize, 3),
+      perTransfer(c.clientCpuUsPerAttempt),
+      perTransfer(c.serverCpuUsPerAttempt),
+      isAdapter ? formatRatio(comparison?.throughputRatio ?? undefined) : NOT_APPLICABLE,
+      isAdapter ? formatRatio(comparison?.bestBaselineRatio ?? undefined) : NOT_APPLICABLE,
+      isAdapter ? formatRatio(comparison?.p99Ratio ?? undefined) : NOT_APPLICABLE,
+    ];
+  });
+  process.stdout.write(`\n${SCENARIO_TITLES.batch}\n${formatTable(columns, table)}\n`);
+}
+
+function printLegend(withBatch: boolean): void {
+  const batch = withBatch
+    ? [
+        '(d) group commit: transfers/s counts transfers written (B per batch); batches/s counts appendBatch calls. A transfer',
+        'waits for its whole batch, so xfer p50/p99 equal batch p50/p99 on adapter rows (closed loop: a batch starts when',
+        'the previous one of its writer returns; queueing before a batch is what bench/transfers measures). Server columns',
+        'are per transfer; stmts/call is per batch on adapter rows. thr ratio and p99 ratio compare with the baseline at the',
+        'same writer count; vs best base = transfers/s ÷ the fastest baseline row of the table (the naive limit).',
+      ]
+    : [];
   process.stdout.write(
     [
       '',
@@ -313,6 +409,7 @@ function printLegend(): void {
       'node µs/op, pg µs/op: CPU time per append attempt of this Node.js process and of the whole PostgreSQL process',
       'tree. With C cores, C × 1e6 ÷ (node + pg µs/op) is a ceiling on appends/s once the cores are saturated.',
       '* = the cell stopped at BENCH_MAX_OPS before its time ran out.',
+      ...batch,
       '',
     ].join('\n'),
   );

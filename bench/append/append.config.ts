@@ -9,7 +9,12 @@ export const DEFAULT_WARMUP_SECONDS = 1;
 /** A cell also ends after this many measured appends, whatever the clock says. */
 export const DEFAULT_MAX_OPS_PER_CELL = 500_000;
 
-export const SCENARIO_NAMES = ['single', 'transfer', 'hot'] as const;
+/** Transfers group-committed per appendBatch call in the batch scenario, by default. */
+export const DEFAULT_BATCH_SIZES: readonly number[] = [1, 16, 64, 256];
+/** DEFAULT_EVENT_STORE_LIMITS.maxRequestsPerBatch; 2 events a transfer stay within maxEventsPerBatch. */
+export const MAX_BATCH_SIZE = 1_024;
+
+export const SCENARIO_NAMES = ['single', 'transfer', 'hot', 'batch'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface AppendBenchConfig {
@@ -18,6 +23,8 @@ export interface AppendBenchConfig {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly maxOpsPerCell: number;
+  /** Transfers per appendBatch call, one adapter cell each, in the batch scenario. */
+  readonly batchSizes: readonly number[];
   /** Connections in each cell's pool: the largest writer count, so no writer waits for a connection. */
   readonly poolSize: number;
 }
@@ -31,6 +38,7 @@ export function readAppendBenchConfig(env: NodeJS.ProcessEnv = process.env): App
     durationMs: readInteger(env, 'BENCH_SECONDS', DEFAULT_SECONDS, 1, 600) * 1_000,
     warmupMs: readInteger(env, 'BENCH_WARMUP_SECONDS', DEFAULT_WARMUP_SECONDS, 0, 60) * 1_000,
     maxOpsPerCell: readInteger(env, 'BENCH_MAX_OPS', DEFAULT_MAX_OPS_PER_CELL, 1, 10_000_000),
+    batchSizes: readIntegerList(env, 'BENCH_BATCH_SIZES', DEFAULT_BATCH_SIZES, 1, MAX_BATCH_SIZE),
     poolSize: Math.max(...concurrency),
   };
 }

@@ -81,7 +81,9 @@ export function baselineDriver(context: CellContext): AppendDriver {
         },
       };
     }
-    case 'transfer': {
+    case 'transfer':
+    case 'batch': {
+      // The batch scenario's baseline is the naive limit group commit must beat: one transaction per transfer.
       const from = writers.map((w) => walletStream(context.cellTag, w, '.a'));
       const to = writers.map((w) => walletStream(context.cellTag, w, '.b'));
       const fromRevisions = writers.map(() => NO_EVENT);

@@ -1,3 +1,5 @@
+import { createJwtVerifier, migratePinStore, PinService, PostgresPinStore, type JwtVerifier } from '@ledger/auth';
+import { CommandProcessor } from '@ledger/event-sourcing';
 import type { EventStore } from '@ledger/event-store';
 import { migrateEventStore, PostgresCheckpointStore, PostgresEventStore } from '@ledger/event-store-postgres';
 import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
@@ -5,9 +7,12 @@ import type { LoggerService } from '@nestjs/common';
 import { Pool } from 'pg';
 import type { LedgerConfig } from './config/ledger.config';
 
-/** The event store and what it stands on; owned by the process, closed on shutdown. */
+/** The event store, what it stands on and what writes to it; owned by the process, closed on shutdown. */
 export interface EventStoreRuntime {
   readonly store: EventStore;
+  readonly processor: CommandProcessor;
+  readonly pins: PinService;
+  readonly verifier: JwtVerifier;
   readonly checkpoints: PostgresCheckpointStore;
   readonly pool: Pool;
   readonly databaseKind: 'external' | 'embedded';
@@ -40,18 +45,28 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
   try {
     const applied = await migrateEventStore(pool, config.eventStoreSchema);
     logger.log({ msg: 'event store ready', schema: config.eventStoreSchema, migrationsApplied: applied, database: config.database.kind }, 'EventStore');
+    await migratePinStore(pool, config.auth.pinStore.schema);
   } catch (error) {
     await pool.end().catch(() => undefined);
     await embedded?.stop();
     throw error;
   }
   const store = new PostgresEventStore({ pool, schema: config.eventStoreSchema });
+  const processor = new CommandProcessor(store, config.commands);
+  const pins = new PinService(new PostgresPinStore({ pool, ...config.auth.pinStore }), config.auth.pin);
+  if (config.auth.usedDevSecret) {
+    logger.warn({ msg: 'using the published development JWT secret: embedded mode only, never in production' }, 'Auth');
+  }
   return {
     store,
+    processor,
+    pins,
+    verifier: createJwtVerifier(config.auth.jwt),
     checkpoints: new PostgresCheckpointStore(pool, config.eventStoreSchema),
     pool,
     databaseKind: config.database.kind,
     async close() {
+      await processor.close();
       await store.close();
       await pool.end();
       await embedded?.stop();

@@ -8,6 +8,7 @@ import { waitFor } from '@ledger/testing';
 import { loadLedgerConfig } from './config/ledger.config';
 import { startLedgerApp, type LedgerApp } from './ledger.app';
 import { JsonLogger } from '@ledger/nest';
+import { testJwtEnv } from './testing/ledger-test-env';
 
 const MAIN = join(__dirname, 'main.ts');
 const quietLogger = (): JsonLogger => new JsonLogger('ledger-test', 'error', () => undefined);
@@ -18,7 +19,9 @@ describe('ledger service: health', () => {
   beforeAll(async () => {
     const config = loadLedgerConfig({
       DATABASE_URL: process.env['DATABASE_URL'],
+      ...testJwtEnv(),
       HTTP_PORT: '0',
+      GRPC_PORT: '0',
       EVENT_STORE_SCHEMA: `es_${randomBytes(5).toString('hex')}`,
     });
     ledger = await startLedgerApp(config, quietLogger());
@@ -36,7 +39,7 @@ describe('ledger service: health', () => {
 
   it('refuses to boot against a database that does not answer, with the cause', async () => {
     const port = await findFreePort();
-    const config = loadLedgerConfig({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/ledger`, HTTP_PORT: '0' });
+    const config = loadLedgerConfig({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/ledger`, ...testJwtEnv(), HTTP_PORT: '0', GRPC_PORT: '0' });
     await expect(startLedgerApp(config, quietLogger())).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });
@@ -64,7 +67,7 @@ describe('ledger service: the README quick start (embedded PostgreSQL, real proc
     const dataDir = join(mkdtempSync(join(tmpdir(), 'ledger-quickstart-')), 'pg');
     chmodSync(join(dataDir, '..'), 0o755);
     const httpPort = await findFreePort();
-    const run = start({ HTTP_PORT: String(httpPort), EMBEDDED_PG_DATA_DIR: dataDir, EMBEDDED_PG_PORT: '0' });
+    const run = start({ HTTP_PORT: String(httpPort), GRPC_PORT: '0', EMBEDDED_PG_DATA_DIR: dataDir, EMBEDDED_PG_PORT: '0' });
     await waitFor(async () => {
       const response = await fetch(`http://127.0.0.1:${httpPort}/health/ready`).catch(() => undefined);
       return response?.status === 200;

@@ -175,6 +175,92 @@ describe('KurrentDbEventStore mapping onto KurrentDB', () => {
     expect(error).toMatchObject({ code: 'DUPLICATE_STREAM_IN_APPEND' });
   });
 
+  describe('appendBatch: one atomic append per request, in order (KurrentDB has no multi-request transaction)', () => {
+    const appends = (): string[] => fake.calls.filter((c) => c === 'appendToStream' || c === 'multiStreamAppend');
+
+    it('appends request after request, each with its own atomic append, and reports each', async () => {
+      const [a, b, c] = [uniqueStream(), uniqueStream(), uniqueStream()];
+      const outcomes = await store.appendBatch([
+        [{ streamId: a, expectedState: 'no_stream', events: testEvents(1) }],
+        [
+          { streamId: b, expectedState: 'no_stream', events: testEvents(1) },
+          { streamId: c, expectedState: 'no_stream', events: testEvents(2) },
+        ],
+        [{ streamId: a, expectedState: 0n, events: testEvents(1) }],
+      ]);
+      expect(appends()).toEqual(['appendToStream', 'multiStreamAppend', 'appendToStream']);
+      expect(outcomes.map((o) => (o.ok ? o.result.streams.map((s) => s.nextExpectedRevision) : o.error.code))).toEqual([[0n], [0n, 1n], [1n]]);
+      const positions = outcomes.map((o) => (o.ok ? o.result.position : -1n));
+      expect(positions).toEqual([...positions].sort((x, y) => (x < y ? -1 : 1)));
+      expect(verifyChain(await readWhole(store, a)).ok).toBe(true);
+    });
+
+    it('maps a conflict the server reports (another writer in between) to that request outcome and goes on', async () => {
+      const [a, b] = [uniqueStream(), uniqueStream()];
+      await store.appendToStream(a, testEvents(1), { expectedState: 'no_stream' });
+      const other = new KurrentDbEventStore({ driver: fake, ownsDriver: false });
+      fake.beforeAppend = async (streams) => {
+        if (!streams.includes(a)) return;
+        fake.beforeAppend = undefined;
+        await other.appendToStream(a, testEvents(1), { expectedState: 0n });
+      };
+      const outcomes = await store.appendBatch([
+        [{ streamId: a, expectedState: 0n, events: testEvents(1) }],
+        [{ streamId: b, expectedState: 'no_stream', events: testEvents(1) }],
+      ]);
+      expect(outcomes[0]).toMatchObject({ ok: false, error: { code: 'WRONG_EXPECTED_VERSION', streamId: a, expected: 0n, actual: 1n } });
+      expect(nth(outcomes, 0).ok ? undefined : (nth(outcomes, 0) as { error: unknown }).error).toBeInstanceOf(WrongExpectedVersionError);
+      expect(outcomes[1]).toMatchObject({ ok: true });
+      expect(await readWhole(store, a)).toHaveLength(2);
+      expect(await readWhole(store, b)).toHaveLength(1);
+    });
+
+    it('maps a taken caller id (guard stream conflict) to a DuplicateEventIdError outcome', async () => {
+      const id = randomUUID();
+      const [a, b] = [uniqueStream(), uniqueStream()];
+      const outcomes = await store.appendBatch([
+        [{ streamId: a, expectedState: 'no_stream', events: [testEvent('A', {}, id)] }],
+        [{ streamId: b, expectedState: 'no_stream', events: [testEvent('B', {}, id)] }],
+      ]);
+      expect(outcomes[0]).toMatchObject({ ok: true });
+      const second = nth(outcomes, 1);
+      expect(second.ok ? undefined : second.error).toBeInstanceOf(DuplicateEventIdError);
+      expect(second).toMatchObject({ ok: false, error: { eventId: id } });
+      expect(await readWhole(store, b)).toEqual([]);
+    });
+
+    it('validates every request (case clashes included) before the first append', async () => {
+      const category = uniqueCategory();
+      const error = await store
+        .appendBatch([
+          [{ streamId: uniqueStream(category), expectedState: 'no_stream', events: testEvents(1) }],
+          [
+            { streamId: `${category}-Abc`, expectedState: 'any', events: testEvents(1) },
+            { streamId: `${category}-abc`, expectedState: 'any', events: testEvents(1) },
+          ],
+        ])
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'DUPLICATE_STREAM_IN_APPEND', details: { requestIndex: 1 } });
+      expect(appends()).toEqual([]);
+    });
+
+    it('stops at an outage and throws it, the requests before it staying written (outcome unknown to the caller)', async () => {
+      const [a, b, c] = [uniqueStream(), uniqueStream(), uniqueStream()];
+      let appendsSeen = 0;
+      fake.beforeAppend = () => {
+        appendsSeen += 1;
+        if (appendsSeen === 2) fake.failNext = { type: 'unavailable', message: 'connection lost' };
+      };
+      const error = await store
+        .appendBatch([a, b, c].map((streamId) => [{ streamId, expectedState: 'no_stream' as const, events: testEvents(1) }]))
+        .catch((e: unknown) => e);
+      fake.beforeAppend = undefined;
+      expect(error).toBeInstanceOf(EventStoreUnavailableError);
+      expect(await readWhole(store, a)).toHaveLength(1);
+      expect(await readWhole(store, c)).toEqual([]);
+    });
+  });
+
   it('skips system, private and foreign-named streams in readAll while the checkpoint moves past them', async () => {
     const category = uniqueCategory();
     fake.writeSystemEvent();

@@ -12,9 +12,11 @@ import {
   parseStreamName,
   pollingSubscription,
   prepareAppend,
+  prepareBatch,
   validateReadAll,
   validateReadStream,
   WrongExpectedVersionError,
+  type AppendBatchOutcome,
   type AppendResult,
   type EventStore,
   type EventStoreLimits,
@@ -145,14 +147,41 @@ export class KurrentDbEventStore implements EventStore {
 
   async appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult> {
     const prepared = prepareAppend(writes, this.limits);
-    const clash = caseInsensitiveDuplicate(prepared.map((write) => write.streamId));
-    if (clash) {
-      throw new EventStoreValidationError(
-        'DUPLICATE_STREAM_IN_APPEND',
-        `Streams '${clash[0]}' and '${clash[1]}' differ only in case; KurrentDB cannot append to both in one atomic append`,
-        { streamId: clash[1] },
-      );
+    assertNoCaseClash(prepared);
+    return this.appendPrepared(writes, prepared);
+  }
+
+  /**
+   * KurrentDB has no transaction spanning several appends, so a batch is appended one request
+   * after the other, in order: each request is still atomic (one v1 or v2 append), and each is
+   * decided against the streams as the requests before it left them. Every request is validated
+   * before the first is written. A conflict or a taken event id skips the request with its error;
+   * any other failure stops the batch and is thrown, with the requests before it already written.
+   */
+  async appendBatch(requests: readonly (readonly StreamWrite[])[]): Promise<readonly AppendBatchOutcome[]> {
+    const prepared = prepareBatch(requests, this.limits);
+    prepared.forEach((request, requestIndex) => {
+      try {
+        assertNoCaseClash(request);
+      } catch (error) {
+        const e = error as EventStoreValidationError;
+        throw new EventStoreValidationError(e.code, `Batch request ${requestIndex}: ${e.message}`, { ...e.details, requestIndex });
+      }
+    });
+    const outcomes: AppendBatchOutcome[] = [];
+    for (const [index, request] of prepared.entries()) {
+      try {
+        outcomes.push({ ok: true, result: await this.appendPrepared(requests[index] as readonly StreamWrite[], request) });
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError) && !(error instanceof DuplicateEventIdError)) throw error;
+        outcomes.push({ ok: false, error });
+      }
     }
+    return outcomes;
+  }
+
+  /** One validated request, atomically: read the heads, check, chain, append; retry as documented. */
+  private async appendPrepared(writes: readonly StreamWrite[], prepared: readonly PreparedWrite[]): Promise<AppendResult> {
     this.assertOpen();
     const claimedIds = this.enforceUniqueEventIds ? callerSuppliedIds(writes, prepared) : [];
     let lastConflict: { write: PreparedWrite; actual: StreamState } | undefined;
@@ -380,6 +409,18 @@ export class KurrentDbEventStore implements EventStore {
     direction: 'forwards' | 'backwards' = 'forwards',
   ): Promise<DriverEventRecord[]> {
     return readAllEvents(this.driver, { fromPosition, maxCount, direction }, this.deadlines);
+  }
+}
+
+/** KurrentDB's append session compares stream names ignoring case: such a request is refused up front. */
+function assertNoCaseClash(prepared: readonly PreparedWrite[]): void {
+  const clash = caseInsensitiveDuplicate(prepared.map((write) => write.streamId));
+  if (clash) {
+    throw new EventStoreValidationError(
+      'DUPLICATE_STREAM_IN_APPEND',
+      `Streams '${clash[0]}' and '${clash[1]}' differ only in case; KurrentDB cannot append to both in one atomic append`,
+      { streamId: clash[1] },
+    );
   }
 }
 

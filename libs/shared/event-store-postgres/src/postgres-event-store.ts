@@ -9,9 +9,11 @@ import {
   parseStreamName,
   pollingSubscription,
   prepareAppend,
+  prepareBatch,
   validateReadAll,
   validateReadStream,
   WrongExpectedVersionError,
+  type AppendBatchOutcome,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -24,6 +26,7 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppendResult,
   type StreamWrite,
   type SubscribeToAllOptions,
 } from '@ledger/event-store';
@@ -65,14 +68,27 @@ interface EventRow {
 const EVENT_COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata, hash, recorded_at';
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_POLL_INTERVAL_MS = 50;
+/**
+ * Runs of one append_batch statement when it fails only because another transaction committed
+ * one of its event ids while it ran (the retry's lookup sees the id and skips that request).
+ */
+export const MAX_BATCH_ATTEMPTS = 3;
 
 /**
  * PostgreSQL event store (ADR 0002).
  *
- * Appends: one statement per request, the `append_to_streams` function (migration 2). It locks
- * or creates the heads of all touched streams in sorted order (so concurrent appends never
- * deadlock), checks every expectation against the locked heads, then writes the events, their
- * hash chain and the new heads.
+ * Appends: one statement per call, in autocommit mode (one round trip, one transaction).
+ * - appendToStream(s): the `append_to_streams` function (migration 2). It locks or creates the
+ *   heads of all touched streams in "C" order (so concurrent appends never deadlock), checks
+ *   every expectation against the locked heads (a conflict raises LX409 and the statement writes
+ *   nothing), then writes the events, their hash chain and the new heads.
+ * - appendBatch: the `append_batch` function (migration 3), the same steps for many independent
+ *   requests in one transaction (group commit): all heads of all requests are locked once, in
+ *   "C" order; requests are decided in order against the heads the earlier ones left; a request
+ *   that conflicts or reuses an event id is skipped and reported, the others are written; heads
+ *   created only for skipped requests are deleted again. A duplicate id committed by another
+ *   transaction while the statement ran makes it fail as a whole (unique violation); it is then
+ *   run again, at most MAX_BATCH_ATTEMPTS times, and the retry sees the id.
  *
  * Global order: an event's position is its transaction id × 2^16 + its index. Readers only return
  * events whose transaction id is below the oldest transaction still running (the snapshot's
@@ -88,8 +104,10 @@ export class PostgresEventStore implements EventStore {
     assertSchemaName(options.schema);
     this.s = options.schema;
     this.limits = options.limits ?? DEFAULT_EVENT_STORE_LIMITS;
-    if (this.limits.maxEventsPerAppend > EVENTS_PER_TRANSACTION_LIMIT) {
-      throw new RangeError(`maxEventsPerAppend may not exceed ${EVENTS_PER_TRANSACTION_LIMIT} (positions reserve 16 bits per transaction)`);
+    for (const name of ['maxEventsPerAppend', 'maxEventsPerBatch'] as const) {
+      if (this.limits[name] > EVENTS_PER_TRANSACTION_LIMIT) {
+        throw new RangeError(`${name} may not exceed ${EVENTS_PER_TRANSACTION_LIMIT} (positions reserve 16 bits per transaction)`);
+      }
     }
   }
 
@@ -105,41 +123,56 @@ export class PostgresEventStore implements EventStore {
     const prepared = prepareAppend(writes, this.limits);
     const statement = appendStatement(this.s, prepared);
     let rows: AppendRow[];
-    if (!this.options.beforeCommit) {
-      // One statement in autocommit: one round trip, one transaction.
-      rows = await this.query<AppendRow>(statement.text, statement.values, prepared);
-    } else {
-      rows = await this.appendHoldingCommit(statement, prepared, this.options.beforeCommit);
+    try {
+      rows = await this.execute<AppendRow>(statement, prepared);
+    } catch (error) {
+      throw translateError(error, prepared);
     }
     this.appendSignal.notify();
-    const streams = rows.map((row) => ({
-      streamId: row.r_stream_id,
-      nextExpectedRevision: BigInt(row.r_revision),
-      position: BigInt(row.r_position),
-    }));
-    return { position: streams.reduce((max, s) => (s.position > max ? s.position : max), 0n), streams };
+    return resultOf(rows.map((row) => ({ streamId: row.r_stream_id, nextExpectedRevision: BigInt(row.r_revision), position: BigInt(row.r_position) })));
   }
 
-  /** The test seam's path: the same statement inside an explicit transaction held open before COMMIT. */
-  private async appendHoldingCommit(
-    statement: { text: string; values: unknown[] },
-    prepared: readonly PreparedWrite[],
-    beforeCommit: NonNullable<PostgresEventStoreOptions['beforeCommit']>,
-  ): Promise<AppendRow[]> {
+  async appendBatch(requests: readonly (readonly StreamWrite[])[]): Promise<readonly AppendBatchOutcome[]> {
+    const prepared = prepareBatch(requests, this.limits);
+    const statement = batchStatement(this.s, prepared);
+    const all = prepared.flat();
+    let rows: BatchRow[] | undefined;
+    for (let attempt = 1; rows === undefined; attempt += 1) {
+      try {
+        rows = await this.execute<BatchRow>(statement, all);
+      } catch (error) {
+        if (isDuplicateEventId(error) && attempt < MAX_BATCH_ATTEMPTS) continue;
+        if (isDuplicateEventId(error)) {
+          throw new EventStoreUnavailableError(`PostgreSQL event store: a batch raced on event ids ${MAX_BATCH_ATTEMPTS} times`, { cause: error });
+        }
+        throw translateError(error);
+      }
+    }
+    const outcomes = batchOutcomes(rows, prepared);
+    if (outcomes.some((outcome) => outcome.ok)) this.appendSignal.notify();
+    return outcomes;
+  }
+
+  /**
+   * Runs one append statement: alone in autocommit mode (one round trip, one transaction), or,
+   * with the beforeCommit test seam, inside an explicit transaction held open before COMMIT.
+   * Driver errors are thrown as they are; callers translate them.
+   */
+  private async execute<Row extends object>(statement: { text: string; values: unknown[] }, writes: readonly PreparedWrite[]): Promise<Row[]> {
+    const beforeCommit = this.options.beforeCommit;
+    if (!beforeCommit) return (await this.options.pool.query<Row>(statement.text, statement.values)).rows;
     const client = await this.connect();
     try {
       await client.query('BEGIN');
       try {
-        const { rows } = await client.query<AppendRow>(statement.text, statement.values);
-        await beforeCommit(prepared.map((write) => write.streamId));
+        const { rows } = await client.query<Row>(statement.text, statement.values);
+        await beforeCommit([...new Set(writes.map((write) => write.streamId))]);
         await client.query('COMMIT');
         return rows;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
-    } catch (error) {
-      throw translateError(error, prepared);
     } finally {
       client.release();
     }
@@ -209,12 +242,12 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private async query<Row extends object>(sql: string, parameters: unknown[], prepared?: readonly PreparedWrite[]): Promise<Row[]> {
+  private async query<Row extends object>(sql: string, parameters: unknown[]): Promise<Row[]> {
     try {
       const result = await this.options.pool.query<Row>(sql, parameters);
       return result.rows;
     } catch (error) {
-      throw translateError(error, prepared);
+      throw translateError(error);
     }
   }
 }
@@ -241,13 +274,33 @@ interface AppendRow {
 
 /** The append_to_streams call (migration 2) for a validated request: flat arrays, one per column. */
 function appendStatement(schema: string, prepared: readonly PreparedWrite[]): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT r_stream_id, r_revision::text, r_position::text FROM ${schema}.append_to_streams(
+             $1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[])`,
+    values: [...writeColumns(prepared), ...eventColumns(prepared)],
+  };
+}
+
+interface BatchRow {
+  /** 1-based request index. */
+  r_request: number;
+  r_status: 'ok' | 'conflict' | 'duplicate';
+  r_stream_id: string | null;
+  r_revision: string | null;
+  r_position: string | null;
+  /** The actual state for a conflict, the event id for a duplicate. */
+  r_detail: string | null;
+}
+
+/** Per-event columns of the append functions, in request order, stream write order, event order. */
+function eventColumns(writes: readonly PreparedWrite[]): unknown[] {
   const ids: string[] = [];
   const types: string[] = [];
   const data: string[] = [];
   const metadata: string[] = [];
   const before: string[] = [];
   const after: string[] = [];
-  for (const write of prepared) {
+  for (const write of writes) {
     for (const event of write.events) {
       const parts = chainBodyParts({ ...event, streamId: write.streamId });
       ids.push(event.id);
@@ -258,22 +311,87 @@ function appendStatement(schema: string, prepared: readonly PreparedWrite[]): { 
       after.push(parts.afterRevision);
     }
   }
+  return [ids, types, data, metadata, before, after];
+}
+
+/** Per-stream-write columns of the append functions. */
+function writeColumns(writes: readonly PreparedWrite[]): unknown[] {
+  return [
+    writes.map((write) => write.streamId),
+    writes.map((write) => write.category),
+    writes.map((write) => (typeof write.expectedState === 'bigint' ? write.expectedState.toString() : write.expectedState)),
+    writes.map((write) => write.events.length),
+  ];
+}
+
+/** The append_batch call (migration 3): per-request write counts, then the same flat arrays as append_to_streams. */
+function batchStatement(schema: string, requests: readonly (readonly PreparedWrite[])[]): { text: string; values: unknown[] } {
+  const writes = requests.flat();
   return {
-    text: `SELECT r_stream_id, r_revision::text, r_position::text FROM ${schema}.append_to_streams(
-             $1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[])`,
-    values: [
-      prepared.map((write) => write.streamId),
-      prepared.map((write) => write.category),
-      prepared.map((write) => (typeof write.expectedState === 'bigint' ? write.expectedState.toString() : write.expectedState)),
-      prepared.map((write) => write.events.length),
-      ids,
-      types,
-      data,
-      metadata,
-      before,
-      after,
-    ],
+    text: `SELECT r_request, r_status, r_stream_id, r_revision::text, r_position::text, r_detail FROM ${schema}.append_batch(
+             $1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[],
+             $10::text[], $11::text[], $12::uuid[])`,
+    values: [requests.map((request) => request.length), ...writeColumns(writes), ...eventColumns(writes), sharedEventIds(requests)],
   };
+}
+
+/** Event ids that occur in more than one request of a batch (ids are unique within a request). */
+function sharedEventIds(requests: readonly (readonly PreparedWrite[])[]): string[] {
+  if (requests.length < 2) return [];
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const request of requests) {
+    for (const write of request) {
+      for (const event of write.events) {
+        if (seen.has(event.id)) shared.add(event.id);
+        else seen.add(event.id);
+      }
+    }
+  }
+  return [...shared];
+}
+
+/** append_batch rows → one outcome per request, in request order. */
+function batchOutcomes(rows: readonly BatchRow[], requests: readonly (readonly PreparedWrite[])[]): AppendBatchOutcome[] {
+  const written: StreamAppendResult[][] = requests.map(() => []);
+  const refused = new Map<number, AppendBatchOutcome>();
+  for (const row of rows) {
+    const index = row.r_request - 1;
+    const request = requests[index];
+    if (request === undefined) throw new EventStoreUnavailableError(`append_batch reported request ${row.r_request} of ${requests.length}`);
+    if (row.r_status === 'ok') {
+      (written[index] as StreamAppendResult[]).push({
+        streamId: row.r_stream_id as string,
+        nextExpectedRevision: BigInt(row.r_revision as string),
+        position: BigInt(row.r_position as string),
+      });
+    } else if (row.r_status === 'conflict') {
+      const write = request.find((w) => w.streamId === row.r_stream_id);
+      if (!write) throw new EventStoreUnavailableError(`append_batch reported a conflict on a stream request ${row.r_request} does not name`);
+      const actual = row.r_detail === 'no_stream' ? 'no_stream' : BigInt(row.r_detail as string);
+      refused.set(index, { ok: false, error: new WrongExpectedVersionError(write.streamId, write.expectedState, actual) });
+    } else {
+      refused.set(index, { ok: false, error: new DuplicateEventIdError(row.r_detail as string) });
+    }
+  }
+  return requests.map((request, index) => {
+    const outcome = refused.get(index);
+    if (outcome) return outcome;
+    const streams = written[index] as StreamAppendResult[];
+    if (streams.length !== request.length) {
+      throw new EventStoreUnavailableError(`append_batch reported ${streams.length} of ${request.length} streams of request ${index + 1}`);
+    }
+    return { ok: true, result: resultOf(streams) };
+  });
+}
+
+function resultOf(streams: readonly StreamAppendResult[]): AppendResult {
+  return { position: streams.reduce((max, s) => (s.position > max ? s.position : max), 0n), streams };
+}
+
+function isDuplicateEventId(error: unknown): boolean {
+  const pgError = error as { code?: string; constraint?: string } | null;
+  return pgError?.code === UNIQUE_VIOLATION && pgError.constraint?.endsWith('event_id_key') === true;
 }
 
 /**
@@ -292,9 +410,8 @@ function translateError(error: unknown, prepared?: readonly PreparedWrite[]): Er
   if (sqlState === TOO_MANY_EVENTS_IN_TRANSACTION_SQLSTATE) {
     return new EventStoreValidationError('TOO_MANY_EVENTS', `A PostgreSQL transaction may hold at most ${EVENTS_PER_TRANSACTION_LIMIT} events`);
   }
-  const pgError = error as { code?: string; constraint?: string; detail?: string };
-  if (pgError.code === UNIQUE_VIOLATION && pgError.constraint?.endsWith('event_id_key')) {
-    const id = /\(event_id\)=\(([^)]+)\)/.exec(pgError.detail ?? '')?.[1] ?? 'unknown';
+  if (isDuplicateEventId(error)) {
+    const id = /\(event_id\)=\(([^)]+)\)/.exec((error as { detail?: string }).detail ?? '')?.[1] ?? 'unknown';
     return new DuplicateEventIdError(id);
   }
   return new EventStoreUnavailableError(`PostgreSQL event store failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });

@@ -160,3 +160,52 @@ function metadataError(where: string, reason: string): EventStoreValidationError
   return new EventStoreValidationError('INVALID_METADATA', `${where}: ${reason}`, { reason });
 }
 
+
+/**
+ * Validates an appendBatch call: the batch bounds first (before any request is prepared, so an
+ * oversized batch costs nothing), then every request with prepareAppend. A request's error keeps
+ * its code and gains `details.requestIndex`. Event ids repeated ACROSS requests are not an error
+ * here: the first request written claims the id and later ones are skipped (DuplicateEventIdError).
+ * Throws EventStoreValidationError; nothing may be written when it does.
+ */
+export function prepareBatch(
+  requests: readonly (readonly StreamWrite[])[],
+  limits: EventStoreLimits,
+): PreparedWrite[][] {
+  if (!Array.isArray(requests) || requests.length === 0) {
+    throw new EventStoreValidationError('EMPTY_APPEND', 'A batch needs at least one append request');
+  }
+  if (requests.length > limits.maxRequestsPerBatch) {
+    throw new EventStoreValidationError(
+      'TOO_MANY_REQUESTS_IN_BATCH',
+      `A batch may hold at most ${limits.maxRequestsPerBatch} append requests; got ${requests.length}`,
+      { limit: limits.maxRequestsPerBatch, actual: requests.length },
+    );
+  }
+  let total = 0;
+  for (const request of requests as readonly unknown[]) {
+    if (!Array.isArray(request)) continue; // prepareAppend names it below
+    for (const write of request as readonly unknown[]) {
+      const events = (write as { events?: unknown } | null)?.events;
+      if (Array.isArray(events)) total += events.length;
+    }
+  }
+  if (total > limits.maxEventsPerBatch) {
+    throw new EventStoreValidationError(
+      'TOO_MANY_EVENTS_IN_BATCH',
+      `A batch may hold at most ${limits.maxEventsPerBatch} events over all its requests; got ${total}`,
+      { limit: limits.maxEventsPerBatch, actual: total },
+    );
+  }
+  return requests.map((request, requestIndex) => {
+    try {
+      return prepareAppend(request, limits);
+    } catch (error) {
+      if (!(error instanceof EventStoreValidationError)) throw error;
+      throw new EventStoreValidationError(error.code, `Batch request ${requestIndex}: ${error.message}`, {
+        ...error.details,
+        requestIndex,
+      });
+    }
+  });
+}

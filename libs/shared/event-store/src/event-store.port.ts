@@ -1,4 +1,5 @@
 import type { NewEvent, RecordedEvent } from './event-envelope';
+import type { DuplicateEventIdError, WrongExpectedVersionError } from './event-store.errors';
 import type { ExpectedState } from './expected-state';
 
 /** One stream's part of an append. */
@@ -21,6 +22,14 @@ export interface AppendResult {
   readonly position: bigint;
   readonly streams: readonly StreamAppendResult[];
 }
+
+/**
+ * What became of one request of an appendBatch call, at the request's index. A refused request
+ * wrote nothing, on any of its streams.
+ */
+export type AppendBatchOutcome =
+  | { readonly ok: true; readonly result: AppendResult }
+  | { readonly ok: false; readonly error: WrongExpectedVersionError | DuplicateEventIdError };
 
 export interface ReadStreamOptions {
   readonly direction: 'forwards' | 'backwards';
@@ -74,6 +83,7 @@ export interface SubscribeToAllOptions {
  *   EVENT_DATA_NOT_JSON, DUPLICATE_STREAM_IN_APPEND): the request is malformed; nothing written.
  * - EventStoreUnavailableError: the store failed; for appends the outcome is unknown only if the
  *   failure hit the commit itself, which is why every write carries an idempotency key upstream.
+ *   For appendBatch the outcome of every request of the call is then unknown.
  */
 export interface EventStore {
   /**
@@ -92,6 +102,29 @@ export interface EventStore {
    * @throws WrongExpectedVersionError, DuplicateEventIdError (nothing written on any stream)
    */
   appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult>;
+
+  /**
+   * Independent appends committed together where the adapter can (one transaction in PostgreSQL).
+   * Requests are applied in order; each one's expectations are checked against the state left by
+   * the requests before it (so a batch may append twice to one stream, the second expecting the
+   * first's revision). A request whose expectation fails, or that reuses an existing event id, is
+   * skipped with its error and changes nothing; the others are written. Validation errors of any
+   * request reject the whole call before anything is written.
+   *
+   * - Each request is what appendToStreams takes, validated the same way, and is atomic on its own.
+   * - Outcomes come back in request order; a written request's result is what appendToStreams
+   *   would have returned, and positions increase in request order.
+   * - An event id used by several requests of one batch belongs to the first of them that is
+   *   written; the later ones are skipped with DuplicateEventIdError.
+   * - A refused request reports its first failing expectation (its streams in request order)
+   *   before a duplicate id, as appendToStreams does.
+   * - Bounds: limits.maxRequestsPerBatch requests (TOO_MANY_REQUESTS_IN_BATCH) and
+   *   limits.maxEventsPerBatch events in all (TOO_MANY_EVENTS_IN_BATCH); an empty batch is
+   *   EMPTY_APPEND. A validation error about one request carries `details.requestIndex`.
+   * - Adapters without multi-request transactions (KurrentDB) append the requests one after the
+   *   other; each request is still atomic, and an outage midway leaves earlier ones written.
+   */
+  appendBatch(requests: readonly (readonly StreamWrite[])[]): Promise<readonly AppendBatchOutcome[]>;
 
   /** Reads up to maxCount events of one stream. A stream that does not exist reads as empty. */
   readStream(streamId: string, options: ReadStreamOptions): Promise<readonly RecordedEvent[]>;

@@ -1,9 +1,10 @@
-import { prepareAppend, type PreparedWrite } from './append-request';
+import { prepareAppend, prepareBatch, type PreparedWrite } from './append-request';
 import { AppendSignal } from './append-signal';
 import type { RecordedEvent } from './event-envelope';
 import { DuplicateEventIdError, WrongExpectedVersionError } from './event-store.errors';
 import { DEFAULT_EVENT_STORE_LIMITS, type EventStoreLimits } from './event-store.limits';
 import type {
+  AppendBatchOutcome,
   AppendResult,
   CheckpointStore,
   EventStore,
@@ -56,11 +57,26 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult> {
-    const prepared = prepareAppend(writes, this.limits);
-    this.checkExpectations(prepared);
+    const outcome = this.write(prepareAppend(writes, this.limits));
+    if (!outcome.ok) throw outcome.error;
+    this.appendSignal.notify();
+    return outcome.result;
+  }
+
+  /** Sequential: each request is decided and written before the next one is looked at. */
+  async appendBatch(requests: readonly (readonly StreamWrite[])[]): Promise<readonly AppendBatchOutcome[]> {
+    const outcomes = prepareBatch(requests, this.limits).map((prepared) => this.write(prepared));
+    if (outcomes.some((outcome) => outcome.ok)) this.appendSignal.notify();
+    return outcomes;
+  }
+
+  /** One validated request, all or nothing: checks first (expectations, then ids), then writes. */
+  private write(prepared: readonly PreparedWrite[]): AppendBatchOutcome {
+    const conflict = this.firstConflict(prepared);
+    if (conflict) return { ok: false, error: conflict };
     for (const write of prepared) {
       for (const event of write.events) {
-        if (this.eventIds.has(event.id)) throw new DuplicateEventIdError(event.id);
+        if (this.eventIds.has(event.id)) return { ok: false, error: new DuplicateEventIdError(event.id) };
       }
     }
     const recordedAt = this.options.now?.() ?? new Date();
@@ -88,18 +104,18 @@ export class InMemoryEventStore implements EventStore {
       const last = stream.events[stream.events.length - 1] as RecordedEvent;
       return { streamId: write.streamId, nextExpectedRevision: last.revision, position: last.position };
     });
-    this.appendSignal.notify();
-    return { position: BigInt(this.log.length), streams };
+    return { ok: true, result: { position: BigInt(this.log.length), streams } };
   }
 
-  private checkExpectations(prepared: readonly PreparedWrite[]): void {
+  private firstConflict(prepared: readonly PreparedWrite[]): WrongExpectedVersionError | undefined {
     for (const write of prepared) {
       const events = this.streams.get(write.streamId)?.events;
       const actual: StreamState = events && events.length > 0 ? BigInt(events.length - 1) : 'no_stream';
       if (!expectationHolds(write.expectedState, actual)) {
-        throw new WrongExpectedVersionError(write.streamId, write.expectedState, actual);
+        return new WrongExpectedVersionError(write.streamId, write.expectedState, actual);
       }
     }
+    return undefined;
   }
 
   async readStream(streamId: string, options: ReadStreamOptions): Promise<readonly RecordedEvent[]> {

@@ -45,6 +45,11 @@ export class EnvReader {
     if (!ok) this.problems.push(`${name} ${problem}`);
   }
 
+  /** Adds problems found by another loader (e.g. a library's own config), as they are. */
+  include(problems: readonly string[]): void {
+    this.problems.push(...problems);
+  }
+
   /** Throws one error listing every problem found, or returns the value. */
   done<T>(value: T): T {
     if (this.problems.length > 0) throw new InvalidConfigError(this.problems);

@@ -2,6 +2,7 @@ import {
   EmbeddedBusPublisher,
   EmbeddedBusSubscriber,
   embeddedConsumerId,
+  topicToCategory,
   type EmbeddedBusLogEntry,
   type IncomingMessage,
   type OutgoingMessage,
@@ -165,6 +166,10 @@ export function describeEmbeddedBusRestart(adapterName: string, makeStores: () =
         });
 
         await publisher.publish(topic, [message('before-start', 0)]);
+        // "The end of the log" is what readers can see: a commit may stay invisible while an older
+        // transaction runs (PostgreSQL, ADR 0002). Start once the message is visible, so it is
+        // before the end by any reading.
+        await waitFor(async () => (await the().store.readAll({ fromPosition: 0n, maxCount: 10, filter: { categories: [topicToCategory(topic)] } })).events.length === 1, DELIVERY_TIMEOUT_MS, 'the first message to be visible');
         const first = await subscriber(the().checkpoints).start(options(false));
         running.push(first);
         await publisher.publish(topic, [message('k', 0), message('k', 1)]);

@@ -1,12 +1,18 @@
 import {
+  DEFAULT_EVENT_STORE_LIMITS,
+  DuplicateEventIdError,
   EventStoreError,
+  EventStoreValidationError,
   GENESIS_HASH,
   verifyChain,
   WrongExpectedVersionError,
+  type AppendBatchOutcome,
+  type AppendResult,
   type CheckpointStore,
   type EventStore,
   type NewEvent,
   type RecordedEvent,
+  type StreamWrite,
 } from '@ledger/event-store';
 import { randomUUID } from 'node:crypto';
 import { testEvent, testEvents, testMetadata, uniqueCategory, uniqueStream } from './event-fixtures';
@@ -33,6 +39,18 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Even
   expect(error).toBeInstanceOf(EventStoreError);
   expect((error as EventStoreError).code).toBe(code);
   return error as EventStoreError;
+}
+
+/** The result of a written batch request, failing the test when it was refused. */
+function written(outcome: AppendBatchOutcome | undefined): AppendResult {
+  if (!outcome?.ok) throw new Error(`expected a written request, got ${outcome ? `${outcome.error.name}: ${outcome.error.message}` : 'no outcome'}`);
+  return outcome.result;
+}
+
+/** The error of a refused batch request, failing the test when it was written. */
+function refused(outcome: AppendBatchOutcome | undefined): WrongExpectedVersionError | DuplicateEventIdError {
+  if (outcome === undefined || outcome.ok) throw new Error(`expected a refused request, got ${outcome ? 'a written one' : 'no outcome'}`);
+  return outcome.error;
 }
 
 async function readWhole(store: EventStore, streamId: string): Promise<readonly RecordedEvent[]> {
@@ -257,6 +275,244 @@ export function describeEventStoreContract(
         const spokeTotal = (await Promise.all(spokes.map((s) => readWhole(store, s)))).reduce((n, e) => n + e.length - 1, 0);
         expect(spokeTotal).toBe(successes);
         expect(verifyChain(hubEvents).ok).toBe(true);
+      });
+    });
+
+    describe('batched appends', () => {
+      const limits = DEFAULT_EVENT_STORE_LIMITS;
+
+      it('writes independent requests in request order and reports each as appendToStreams would', async () => {
+        const category = uniqueCategory();
+        const [a, b, c] = [uniqueStream(category), uniqueStream(category), uniqueStream(category)];
+        await store.appendToStream(b, testEvents(1), { expectedState: 'no_stream' });
+        const outcomes = await store.appendBatch([
+          [{ streamId: a, expectedState: 'no_stream', events: testEvents(2) }],
+          [
+            { streamId: b, expectedState: 0n, events: testEvents(1) },
+            { streamId: c, expectedState: 'any', events: testEvents(1) },
+          ],
+        ]);
+        expect(outcomes).toHaveLength(2);
+        const [readA, readB, readC] = await Promise.all([a, b, c].map((s) => readWhole(store, s)));
+        expect(written(outcomes[0])).toEqual({
+          position: readA![1]!.position,
+          streams: [{ streamId: a, nextExpectedRevision: 1n, position: readA![1]!.position }],
+        });
+        const second = written(outcomes[1]);
+        expect(second.streams).toEqual([
+          { streamId: b, nextExpectedRevision: 1n, position: readB![1]!.position },
+          { streamId: c, nextExpectedRevision: 0n, position: readC![0]!.position },
+        ]);
+        expect(second.position).toBe([readB![1]!.position, readC![0]!.position].reduce((x, y) => (x > y ? x : y)));
+        // Request order is position order: every event of the first request precedes the second's.
+        expect(readA![1]!.position).toBeLessThan(readB![1]!.position);
+        expect(readA![1]!.position).toBeLessThan(readC![0]!.position);
+        for (const events of [readA!, readB!, readC!]) expect(verifyChain(events).ok).toBe(true);
+        const log = await collect(store, category, 5);
+        expect(log.slice(1).map((e) => e.streamId)).toEqual([a, a, ...(readB![1]!.position < readC![0]!.position ? [b, c] : [c, b])]);
+      });
+
+      it('skips a request whose expectation fails, writing nothing of it on any stream, and writes the others', async () => {
+        const [a, fresh, busy, d] = [uniqueStream(), uniqueStream(), uniqueStream(), uniqueStream()];
+        await store.appendToStream(busy, testEvents(2), { expectedState: 'no_stream' });
+        const outcomes = await store.appendBatch([
+          [{ streamId: a, expectedState: 'no_stream', events: testEvents(1) }],
+          [
+            { streamId: fresh, expectedState: 'no_stream', events: testEvents(2) },
+            { streamId: busy, expectedState: 0n, events: testEvents(1) },
+          ],
+          [{ streamId: d, expectedState: 'no_stream', events: testEvents(1) }],
+        ]);
+        expect(written(outcomes[0]).streams[0]!.nextExpectedRevision).toBe(0n);
+        const error = refused(outcomes[1]);
+        expect(error).toBeInstanceOf(WrongExpectedVersionError);
+        expect(error).toMatchObject({ code: 'WRONG_EXPECTED_VERSION', streamId: busy, expected: 0n, actual: 1n });
+        expect(written(outcomes[2]).streams[0]!.nextExpectedRevision).toBe(0n);
+        expect(await readWhole(store, a)).toHaveLength(1);
+        expect(await readWhole(store, d)).toHaveLength(1);
+        expect(await readWhole(store, busy)).toHaveLength(2);
+        expect(await readWhole(store, fresh)).toEqual([]);
+      });
+
+      it('leaves no trace of a stream that only a skipped request would have created', async () => {
+        const fresh = uniqueStream();
+        const busy = uniqueStream();
+        await store.appendToStream(busy, testEvents(1), { expectedState: 'no_stream' });
+        const outcomes = await store.appendBatch([
+          [
+            { streamId: fresh, expectedState: 'no_stream', events: testEvents(1) },
+            { streamId: busy, expectedState: 'no_stream', events: testEvents(1) },
+          ],
+        ]);
+        expect(refused(outcomes[0])).toMatchObject({ streamId: busy, expected: 'no_stream', actual: 0n });
+        expect(await readWhole(store, fresh)).toEqual([]);
+        expect(await store.readStream(fresh, { direction: 'backwards', maxCount: 1 })).toEqual([]);
+        const [existsCheck] = await store.appendBatch([[{ streamId: fresh, expectedState: 'stream_exists', events: testEvents(1) }]]);
+        expect(refused(existsCheck)).toMatchObject({ streamId: fresh, actual: 'no_stream' });
+        const created = await store.appendToStream(fresh, testEvents(1), { expectedState: 'no_stream' });
+        expect(created.streams[0]!.nextExpectedRevision).toBe(0n);
+        const read = await readWhole(store, fresh);
+        expect(read.map((e) => e.revision)).toEqual([0n]);
+        expect(verifyChain(read).ok).toBe(true);
+      });
+
+      it('appends twice to one stream in one batch, the second expecting the first, in one hash chain', async () => {
+        const s = uniqueStream();
+        const t = uniqueStream();
+        await store.appendToStream(s, testEvents(1), { expectedState: 'no_stream' });
+        const outcomes = await store.appendBatch([
+          [{ streamId: s, expectedState: 0n, events: testEvents(2) }],
+          [
+            { streamId: t, expectedState: 'no_stream', events: testEvents(1) },
+            { streamId: s, expectedState: 2n, events: testEvents(1) },
+          ],
+          [{ streamId: s, expectedState: 'stream_exists', events: testEvents(1) }],
+        ]);
+        const read = await readWhole(store, s);
+        expect(read.map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);
+        expect(written(outcomes[0]).streams).toEqual([{ streamId: s, nextExpectedRevision: 2n, position: read[2]!.position }]);
+        expect(written(outcomes[1]).streams[1]).toEqual({ streamId: s, nextExpectedRevision: 3n, position: read[3]!.position });
+        expect(written(outcomes[2]).streams).toEqual([{ streamId: s, nextExpectedRevision: 4n, position: read[4]!.position }]);
+        expect(verifyChain(read)).toEqual({ ok: true, lastHash: read[4]!.hash, checked: 5 });
+        expect(read.every((e, i) => i === 0 || e.position > read[i - 1]!.position)).toBe(true);
+      });
+
+      it('decides a later request against what the skipped ones left: one that relied on a skipped request conflicts too', async () => {
+        const s = uniqueStream();
+        const t = uniqueStream();
+        await store.appendToStream(s, testEvents(1), { expectedState: 'no_stream' });
+        await store.appendToStream(t, testEvents(1), { expectedState: 'no_stream' });
+        const outcomes = await store.appendBatch([
+          [
+            { streamId: s, expectedState: 0n, events: testEvents(1) },
+            { streamId: t, expectedState: 5n, events: testEvents(1) },
+          ],
+          [{ streamId: s, expectedState: 1n, events: testEvents(1) }],
+          [{ streamId: s, expectedState: 0n, events: testEvents(1) }],
+          [{ streamId: s, expectedState: 0n, events: testEvents(1) }],
+        ]);
+        expect(refused(outcomes[0])).toMatchObject({ streamId: t, expected: 5n, actual: 0n });
+        expect(refused(outcomes[1])).toMatchObject({ streamId: s, expected: 1n, actual: 0n });
+        expect(written(outcomes[2]).streams[0]!.nextExpectedRevision).toBe(1n);
+        expect(refused(outcomes[3])).toMatchObject({ streamId: s, expected: 0n, actual: 1n });
+        expect(await readWhole(store, s)).toHaveLength(2);
+        expect(await readWhole(store, t)).toHaveLength(1);
+      });
+
+      if (capabilities.rejectsDuplicateEventIds) {
+        it('skips a request reusing an event id of the log, and gives an id shared by requests to the first one written', async () => {
+          const taken = randomUUID();
+          await store.appendToStream(uniqueStream(), [testEvent('A', {}, taken)], { expectedState: 'no_stream' });
+          const shared = randomUUID();
+          const lateClaim = randomUUID();
+          const streams = Array.from({ length: 6 }, () => uniqueStream());
+          const [s0, s1, s2, s3, s4, s5] = streams as [string, string, string, string, string, string];
+          const outcomes = await store.appendBatch([
+            [{ streamId: s0, expectedState: 'no_stream', events: [testEvent(), testEvent('B', {}, taken)] }],
+            [{ streamId: s1, expectedState: 'no_stream', events: [testEvent('C', {}, shared)] }],
+            [{ streamId: s2, expectedState: 'no_stream', events: [testEvent(), testEvent('D', {}, shared)] }],
+            // Refused for its expectation (reported before its taken id), so it claims nothing...
+            [{ streamId: s3, expectedState: 3n, events: [testEvent('E', {}, lateClaim), testEvent('F', {}, taken)] }],
+            // ...and the id is still free for this one.
+            [{ streamId: s4, expectedState: 'no_stream', events: [testEvent('G', {}, lateClaim)] }],
+            [{ streamId: s5, expectedState: 'no_stream', events: testEvents(1) }],
+          ]);
+          const first = refused(outcomes[0]);
+          expect(first).toBeInstanceOf(DuplicateEventIdError);
+          expect(first).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventId: taken });
+          written(outcomes[1]);
+          expect(refused(outcomes[2])).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventId: shared });
+          expect(refused(outcomes[3])).toMatchObject({ code: 'WRONG_EXPECTED_VERSION', streamId: s3, actual: 'no_stream' });
+          written(outcomes[4]);
+          written(outcomes[5]);
+          const reads = await Promise.all(streams.map((s) => readWhole(store, s)));
+          expect(reads.map((events) => events.length)).toEqual([0, 1, 0, 0, 1, 1]);
+          expect(reads[1]![0]!.id).toBe(shared);
+          expect(reads[4]![0]!.id).toBe(lateClaim);
+        });
+      }
+
+      const badRequests: Array<[string, string, () => StreamWrite[]]> = [
+        ['an invalid stream name', 'INVALID_STREAM_NAME', () => [{ streamId: 'nocategory', expectedState: 'any', events: testEvents(1) }]],
+        ['no streams', 'EMPTY_APPEND', () => []],
+        ['an empty event list', 'EMPTY_APPEND', () => [{ streamId: uniqueStream(), expectedState: 'any', events: [] }]],
+        ['an unknown expected state', 'INVALID_EXPECTED_STATE', () => [{ streamId: uniqueStream(), expectedState: 'latest' as 'any', events: testEvents(1) }]],
+        ['NaN in data', 'EVENT_DATA_NOT_JSON', () => [{ streamId: uniqueStream(), expectedState: 'any', events: [{ ...testEvent(), data: { x: Number.NaN } }] }]],
+        ['one event id twice', 'INVALID_EVENT_ID', () => {
+          const id = randomUUID();
+          return [{ streamId: uniqueStream(), expectedState: 'any', events: [testEvent('A', {}, id), testEvent('B', {}, id)] }];
+        }],
+        ['too many events', 'TOO_MANY_EVENTS', () => [{ streamId: uniqueStream(), expectedState: 'any', events: testEvents(limits.maxEventsPerAppend + 1) }]],
+        ['the same stream twice', 'DUPLICATE_STREAM_IN_APPEND', () => {
+          const s = uniqueStream();
+          return [{ streamId: s, expectedState: 'any', events: testEvents(1) }, { streamId: s, expectedState: 'any', events: testEvents(1) }];
+        }],
+      ];
+      it.each(badRequests)('rejects the whole batch when one request has %s (%s), writing nothing', async (_label, code, makeBad) => {
+        const category = uniqueCategory();
+        const good = (): StreamWrite[] => [{ streamId: uniqueStream(category), expectedState: 'no_stream', events: testEvents(1) }];
+        const error = await expectCode(store.appendBatch([good(), makeBad(), good()]), code);
+        expect(error).toBeInstanceOf(EventStoreValidationError);
+        expect((error as EventStoreValidationError).details).toMatchObject({ requestIndex: 1 });
+        expect(await readCategory(store, category, 0n)).toEqual([]);
+      });
+
+      it('enforces its bounds with named errors, writing nothing', async () => {
+        const category = uniqueCategory();
+        const request = (events = 1): StreamWrite[] => [{ streamId: uniqueStream(category), expectedState: 'no_stream', events: testEvents(events) }];
+        await expectCode(store.appendBatch([]), 'EMPTY_APPEND');
+        await expectCode(store.appendBatch(Array.from({ length: limits.maxRequestsPerBatch + 1 }, () => request())), 'TOO_MANY_REQUESTS_IN_BATCH');
+        const full = Math.floor(limits.maxEventsPerBatch / limits.maxEventsPerAppend);
+        const rest = limits.maxEventsPerBatch - full * limits.maxEventsPerAppend;
+        const atBound = [...Array.from({ length: full }, () => request(limits.maxEventsPerAppend)), ...(rest > 0 ? [request(rest)] : [])];
+        const overBound = [...atBound, request(1)];
+        const error = await expectCode(store.appendBatch(overBound), 'TOO_MANY_EVENTS_IN_BATCH');
+        expect((error as EventStoreValidationError).details).toMatchObject({ limit: limits.maxEventsPerBatch });
+        expect(await readCategory(store, category, 0n)).toEqual([]);
+        // Exactly at the bound is accepted.
+        const outcomes = await store.appendBatch(atBound);
+        expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+        const stored = await Promise.all(atBound.map((r) => readWhole(store, r[0]!.streamId)));
+        expect(stored.reduce((n, events) => n + events.length, 0)).toBe(limits.maxEventsPerBatch);
+      });
+
+      it('never loses an update when concurrent batches overlap on the same streams', async () => {
+        const hub = uniqueStream();
+        const spokes = Array.from({ length: 4 }, () => uniqueStream());
+        await store.appendToStream(hub, testEvents(1), { expectedState: 'no_stream' });
+        for (const spoke of spokes) await store.appendToStream(spoke, testEvents(1), { expectedState: 'no_stream' });
+        // A group committer: reads the revisions, then decides every request of its batch assuming the
+        // earlier ones are written (request k expects the hub at the revision read + k).
+        const batch = async (): Promise<number> => {
+          const [hubLast] = await store.readStream(hub, { direction: 'backwards', maxCount: 1 });
+          const spokeLast = await Promise.all(spokes.map((s) => store.readStream(s, { direction: 'backwards', maxCount: 1 })));
+          const outcomes = await store.appendBatch(
+            spokes.map((spoke, k) => [
+              { streamId: spoke, expectedState: spokeLast[k]![0]!.revision, events: testEvents(1) },
+              { streamId: hub, expectedState: hubLast!.revision + BigInt(k), events: testEvents(1) },
+            ]),
+          );
+          for (const outcome of outcomes) if (!outcome.ok) expect(outcome.error).toBeInstanceOf(WrongExpectedVersionError);
+          return outcomes.filter((outcome) => outcome.ok).length;
+        };
+        const committers = 8;
+        const rounds = 3;
+        const accepted = (
+          await Promise.all(
+            Array.from({ length: committers }, async () => {
+              let n = 0;
+              for (let round = 0; round < rounds; round += 1) n += await batch();
+              return n;
+            }),
+          )
+        ).reduce((x, y) => x + y, 0);
+        expect(accepted).toBeGreaterThan(0);
+        const hubEvents = await readWhole(store, hub);
+        expect(hubEvents).toHaveLength(1 + accepted);
+        expect(verifyChain(hubEvents).ok).toBe(true);
+        const spokeEvents = await Promise.all(spokes.map((s) => readWhole(store, s)));
+        expect(spokeEvents.reduce((n, e) => n + e.length - 1, 0)).toBe(accepted);
+        for (const events of spokeEvents) expect(verifyChain(events).ok).toBe(true);
       });
     });
 

@@ -1,5 +1,6 @@
 import { InvalidConfigError } from '@ledger/nest';
 import { loadLedgerConfig } from './ledger.config';
+import { testJwtEnv } from '../testing/ledger-test-env';
 
 describe('loadLedgerConfig', () => {
   it('defaults to an embedded PostgreSQL and loopback HTTP', () => {
@@ -11,7 +12,7 @@ describe('loadLedgerConfig', () => {
   });
 
   it('uses an external database when DATABASE_URL is given', () => {
-    expect(loadLedgerConfig({ DATABASE_URL: 'postgres://u@db:5432/ledger' }).database).toEqual({
+    expect(loadLedgerConfig({ DATABASE_URL: 'postgres://u@db:5432/ledger', ...testJwtEnv() }).database).toEqual({
       kind: 'external',
       url: 'postgres://u@db:5432/ledger',
     });
@@ -31,5 +32,10 @@ describe('loadLedgerConfig', () => {
     expect(problems).toMatch(/DATABASE_URL must be a postgres/);
     expect(problems).toMatch(/EVENT_STORE_SCHEMA must be/);
     expect(problems).toMatch(/LOG_LEVEL/);
+  });
+
+  it('requires real JWT settings with an external database, and refuses the published dev secret there', () => {
+    expect(() => loadLedgerConfig({ DATABASE_URL: 'postgres://u@db:5432/ledger' })).toThrow(/JWT_SECRET is required/);
+    expect(loadLedgerConfig({}).auth.usedDevSecret).toBe(true);
   });
 });

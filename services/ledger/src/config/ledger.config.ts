@@ -1,4 +1,5 @@
-import { EnvReader, parseLogLevel } from '@ledger/nest';
+import { loadAuthConfig, type AuthConfig } from '@ledger/auth';
+import { EnvReader, InvalidConfigError, parseLogLevel, readGrpcServerConfig, readHttpBodyLimitBytes, type GrpcServerConfig } from '@ledger/nest';
 import type { LogLevel } from '@nestjs/common';
 
 /** Where the event store lives: an external PostgreSQL, or one this process starts itself. */
@@ -6,8 +7,19 @@ export type DatabaseConfig =
   | { readonly kind: 'external'; readonly url: string }
   | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
 
+/** Group commit (ADR 0005): each bound is named with its unit. */
+export interface CommandProcessingConfig {
+  readonly maxBatchSize: number;
+  readonly maxConflictRetries: number;
+  readonly maxQueuedCommands: number;
+  readonly cacheEntries: number;
+}
+
 export interface LedgerConfig {
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly grpc: GrpcServerConfig;
+  readonly auth: AuthConfig;
+  readonly commands: CommandProcessingConfig;
   readonly database: DatabaseConfig;
   readonly eventStoreSchema: string;
   readonly dbPoolMax: number;
@@ -26,6 +38,14 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
   if (url !== undefined) read.check('DATABASE_URL', /^postgres(ql)?:\/\//.test(url), "must be a postgres:// or postgresql:// URL");
   const schema = read.string('EVENT_STORE_SCHEMA', 'event_store');
   read.check('EVENT_STORE_SCHEMA', /^[a-z_][a-z0-9_]{0,62}$/.test(schema), 'must be lower-case letters, digits and _');
+  // The published development secret is accepted only with the embedded database (a local run).
+  let auth: AuthConfig | undefined;
+  try {
+    auth = loadAuthConfig(env, { allowDevSecret: url === undefined });
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error;
+    read.include(error.problems);
+  }
   let logLevel: LogLevel = 'log';
   try {
     logLevel = parseLogLevel(read.string('LOG_LEVEL', 'log'));
@@ -36,6 +56,15 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
     http: {
       host: read.string('HTTP_HOST', '127.0.0.1'),
       port: read.integer('HTTP_PORT', 3000, 0, 65_535),
+      bodyLimitBytes: readHttpBodyLimitBytes(read),
+    },
+    grpc: readGrpcServerConfig(read),
+    auth: auth as AuthConfig,
+    commands: {
+      maxBatchSize: read.integer('LEDGER_BATCH_MAX_COMMANDS', 256, 1, 4_096),
+      maxConflictRetries: read.integer('LEDGER_CONFLICT_RETRIES', 5, 0, 100),
+      maxQueuedCommands: read.integer('LEDGER_QUEUE_MAX_COMMANDS', 20_000, 1, 1_000_000),
+      cacheEntries: read.integer('LEDGER_CACHE_MAX_WALLETS', 100_000, 1, 10_000_000),
     },
     database: url
       ? { kind: 'external', url }

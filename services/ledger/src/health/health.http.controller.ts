@@ -1,3 +1,4 @@
+import { Public } from '@ledger/auth';
 import { Controller, Get, HttpCode, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { EVENT_STORE_RUNTIME, LEDGER_CONFIG } from '../ledger.tokens';
@@ -10,6 +11,7 @@ type Check = { status: 'up' } | { status: 'down'; reason: string };
  * Liveness says the process can serve (no dependencies checked, so a database outage does not
  * get healthy pods restarted); readiness says it can do its job (the event store answers).
  */
+@Public()
 @Controller('health')
 export class HealthHttpController {
   constructor(

@@ -1,0 +1,192 @@
+import { IllegalStateError } from '@ledger/errors';
+import { InMemoryEventStore, type EventStore, type JsonObject } from '@ledger/event-store';
+import { randomUUID } from 'node:crypto';
+import { CommandProcessor, type CommandRequest } from './command-processor';
+import { requestHash } from './idempotency';
+import type { DomainEvent, StreamModel, StreamView } from './stream-view';
+
+/** A tiny account model: balance in minor units; Debited/Credited events. */
+interface Account {
+  readonly balance: number;
+}
+const accountModel: StreamModel<Account> = {
+  category: 'account',
+  initialState: { balance: 0 },
+  eventTypes: ['Credited', 'Debited'],
+  evolve: (state, event) => ({ balance: state.balance + (event.type === 'Credited' ? 1 : -1) * Number(event.data['amount']) }),
+};
+const metadata = { correlationId: 'c', causationId: 'c', principal: 'user:test' };
+
+function credit(streamId: string, amount: number, key?: string): CommandRequest<JsonObject> {
+  return {
+    streams: [{ streamId, model: accountModel as StreamModel<unknown> }],
+    decide: () => ({ events: [[{ type: 'Credited', data: { amount } }]], result: { credited: amount } }),
+    ...(key ? { idempotency: { scope: 'alice', key, requestHash: requestHash({ op: 'credit', streamId, amount }) } } : {}),
+    metadata,
+  };
+}
+
+function transfer(from: string, to: string, amount: number, key?: string): CommandRequest<JsonObject> {
+  return {
+    streams: [
+      { streamId: from, model: accountModel as StreamModel<unknown> },
+      { streamId: to, model: accountModel as StreamModel<unknown> },
+    ],
+    decide: (views: readonly StreamView[]) => {
+      const source = views[0]!.state as Account;
+      if (source.balance < amount) throw new IllegalStateError('INSUFFICIENT_FUNDS', 'not enough');
+      const events: DomainEvent[][] = [[{ type: 'Debited', data: { amount } }], [{ type: 'Credited', data: { amount } }]];
+      return { events, result: { moved: amount } };
+    },
+    ...(key ? { idempotency: { scope: 'alice', key, requestHash: requestHash({ op: 'transfer', from, to, amount }) } } : {}),
+    metadata,
+  };
+}
+
+/** Counts store calls, so tests can see group commit and cache hits. */
+function counting(store: EventStore): EventStore & { batches: number[]; reads: number } {
+  const wrapper = Object.create(store) as EventStore & { batches: number[]; reads: number };
+  wrapper.batches = [];
+  wrapper.reads = 0;
+  wrapper.appendBatch = (requests) => {
+    wrapper.batches.push(requests.length);
+    return store.appendBatch(requests);
+  };
+  wrapper.readStream = (streamId, options) => {
+    wrapper.reads += 1;
+    return store.readStream(streamId, options);
+  };
+  return wrapper;
+}
+
+async function balance(store: EventStore, streamId: string): Promise<number> {
+  const events = await store.readStream(streamId, { direction: 'forwards', maxCount: 4_096 });
+  return events.reduce((sum, e) => sum + (e.type === 'Credited' ? 1 : -1) * Number(e.data['amount']), 0);
+}
+
+const options = { maxBatchSize: 64, maxConflictRetries: 3, maxQueuedCommands: 1_000, cacheEntries: 1_000 };
+
+describe('CommandProcessor', () => {
+  it('group-commits concurrent commands into one appendBatch and decides each on the state left by the previous', async () => {
+    const store = counting(new InMemoryEventStore());
+    const processor = new CommandProcessor(store, options);
+    const a = `account-${randomUUID()}`;
+    const b = `account-${randomUUID()}`;
+    await processor.execute(credit(a, 100));
+    store.batches.length = 0;
+    // Five transfers of 30 from an account holding 100: exactly three fit.
+    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => processor.execute(transfer(a, b, 30))));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(refused.map((o) => (o.reason as { code: string }).code)).toEqual(['INSUFFICIENT_FUNDS', 'INSUFFICIENT_FUNDS']);
+    expect(store.batches).toEqual([3]);
+    expect([await balance(store, a), await balance(store, b)]).toEqual([10, 90]);
+  });
+
+  it('decides from its cache without reading, and returns increasing positions', async () => {
+    const store = counting(new InMemoryEventStore());
+    const processor = new CommandProcessor(store, options);
+    const a = `account-${randomUUID()}`;
+    const first = await processor.execute(credit(a, 1));
+    const readsAfterFirst = store.reads;
+    const second = await processor.execute(credit(a, 1));
+    expect(store.reads).toBe(readsAfterFirst);
+    expect(second.position).toBeGreaterThan(first.position);
+    expect(second.replayed).toBe(false);
+  });
+
+  it('recovers from a stale cache: the expected revision fails, the command retries on a fresh read', async () => {
+    const inner = new InMemoryEventStore();
+    const processor = new CommandProcessor(inner, options);
+    const a = `account-${randomUUID()}`;
+    const b = `account-${randomUUID()}`;
+    await processor.execute(credit(a, 50));
+    // Another process moves money out behind this processor's back.
+    await inner.appendToStream(a, [{ type: 'Debited', data: { amount: 40 }, metadata: { ...metadata, schemaVersion: 1 } }], { expectedState: 0n });
+    await expect(processor.execute(transfer(a, b, 30))).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    await processor.execute(transfer(a, b, 10));
+    expect(await balance(inner, a)).toBe(0);
+  });
+
+  it('gives up after the bounded retries with CONCURRENCY_CONFLICT', async () => {
+    const inner = new InMemoryEventStore();
+    const a = `account-${randomUUID()}`;
+    const store = Object.create(inner) as EventStore;
+    // Every append loses a race: someone else always appends first.
+    store.appendBatch = async (requests) => {
+      await inner.appendToStream(a, [{ type: 'Credited', data: { amount: 1 }, metadata: { ...metadata, schemaVersion: 1 } }], { expectedState: 'any' });
+      return inner.appendBatch(requests);
+    };
+    const processor = new CommandProcessor(store, { ...options, maxConflictRetries: 2 });
+    await expect(processor.execute(credit(a, 1))).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+  });
+
+  describe('idempotency', () => {
+    it('replays the original result and position for the same key and request, marked as a replay', async () => {
+      const store = new InMemoryEventStore();
+      const processor = new CommandProcessor(store, options);
+      const a = `account-${randomUUID()}`;
+      const first = await processor.execute(credit(a, 7, 'key-00000001'));
+      const again = await processor.execute(credit(a, 7, 'key-00000001'));
+      expect(again).toEqual({ result: first.result, position: first.position, replayed: true });
+      expect(await balance(store, a)).toBe(7);
+    });
+
+    it('refuses the same key with a different request', async () => {
+      const processor = new CommandProcessor(new InMemoryEventStore(), options);
+      const a = `account-${randomUUID()}`;
+      await processor.execute(credit(a, 7, 'key-00000002'));
+      await expect(processor.execute(credit(a, 8, 'key-00000002'))).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
+    it('executes exactly once when many requests with one key arrive together', async () => {
+      const store = new InMemoryEventStore();
+      const processor = new CommandProcessor(store, options);
+      const a = `account-${randomUUID()}`;
+      const outcomes = await Promise.all(Array.from({ length: 20 }, () => processor.execute(credit(a, 5, 'key-00000003'))));
+      expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
+      expect(new Set(outcomes.map((o) => o.position)).size).toBe(1);
+      expect(await balance(store, a)).toBe(5);
+    });
+
+    it('executes exactly once across two processors (two service instances) sharing the store', async () => {
+      const store = new InMemoryEventStore();
+      const one = new CommandProcessor(store, options);
+      const two = new CommandProcessor(store, options);
+      const a = `account-${randomUUID()}`;
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).execute(credit(a, 5, 'key-00000004'))));
+      expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
+      expect(await balance(store, a)).toBe(5);
+    });
+
+    it('answers a retry with the original success even when the request would now be refused', async () => {
+      const store = new InMemoryEventStore();
+      const processor = new CommandProcessor(store, options);
+      const a = `account-${randomUUID()}`;
+      const b = `account-${randomUUID()}`;
+      await processor.execute(credit(a, 30));
+      const original = await processor.execute(transfer(a, b, 30, 'key-00000005'));
+      const retry = await processor.execute(transfer(a, b, 30, 'key-00000005'));
+      expect(retry).toEqual({ ...original, replayed: true });
+      expect(await balance(store, b)).toBe(30);
+    });
+  });
+
+  it('fails only the command whose events the store refuses as malformed', async () => {
+    const store = new InMemoryEventStore();
+    const processor = new CommandProcessor(store, options);
+    const a = `account-${randomUUID()}`;
+    const huge: CommandRequest<JsonObject> = { ...credit(a, 1), decide: () => ({ events: [[{ type: 'Credited', data: { amount: 1, blob: 'x'.repeat(300_000) } }]], result: {} }) };
+    const [good, bad] = await Promise.allSettled([processor.execute(credit(a, 2)), processor.execute(huge)]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'EVENT_TOO_LARGE' } });
+    expect(await balance(store, a)).toBe(2);
+  });
+
+  it('pushes back with OVERLOADED instead of queueing without bound', async () => {
+    const processor = new CommandProcessor(new InMemoryEventStore(), { ...options, maxQueuedCommands: 2 });
+    const a = `account-${randomUUID()}`;
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => processor.execute(credit(a, 1))));
+    expect(results.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'OVERLOADED')).toBe(true);
+  });
+});

@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ApplicationError,
+  IdempotencyConflictError,
+  InvariantViolationError,
+  UnavailableError,
+  VersionConflictError,
+} from '@ledger/errors';
+import {
+  EventStoreValidationError,
+  WrongExpectedVersionError,
+  type AppendBatchOutcome,
+  type EventMetadata,
+  type EventStore,
+  type JsonObject,
+  type NewEvent,
+  type StreamWrite,
+} from '@ledger/event-store';
+import { IDEMPOTENCY_EVENT_TYPE, idempotencyStreamId, type IdempotencyKey, type IdempotencyRecordData } from './idempotency';
+import { StreamViewCache } from './stream-view-cache';
+import { loadStreamView, type DomainEvent, type StreamModel, type StreamView } from './stream-view';
+
+export interface CommandRequest<Result extends JsonObject> {
+  /** The streams the decision reads and may append to, with how to fold each. */
+  readonly streams: ReadonlyArray<{ readonly streamId: string; readonly model: StreamModel<unknown> }>;
+  /**
+   * Pure decision over the streams' current views (same order as `streams`): the events to append
+   * to each stream (empty to leave one untouched) and the result the caller gets. Throws an
+   * ApplicationError to refuse; nothing is appended then.
+   */
+  decide(views: readonly StreamView[]): { readonly events: ReadonlyArray<readonly DomainEvent[]>; readonly result: Result };
+  readonly idempotency?: IdempotencyKey;
+  readonly metadata: Omit<EventMetadata, 'idempotencyKey' | 'schemaVersion'>;
+}
+
+export interface CommandOutcome<Result extends JsonObject> {
+  readonly result: Result;
+  /** Global position of the append; read-your-writes waits for it. */
+  readonly position: bigint;
+  /** True when the idempotency key had already executed this request: the original result. */
+  readonly replayed: boolean;
+}
+
+export interface CommandProcessorOptions {
+  /** Commands decided and appended in one store call (group commit). */
+  readonly maxBatchSize: number;
+  /** A command is retried this many times after optimistic-concurrency conflicts, then refused. */
+  readonly maxConflictRetries: number;
+  /** Commands waiting beyond this are refused with OVERLOADED (back-pressure, not unbounded memory). */
+  readonly maxQueuedCommands: number;
+  /** Stream views kept in memory. */
+  readonly cacheEntries: number;
+  readonly schemaVersion?: number;
+}
+
+interface Pending {
+  readonly request: CommandRequest<JsonObject>;
+  readonly resolve: (outcome: CommandOutcome<JsonObject>) => void;
+  readonly reject: (error: unknown) => void;
+  attempts: number;
+}
+
+interface Planned {
+  readonly pending: Pending;
+  readonly writes: StreamWrite[];
+  readonly views: StreamView[];
+  readonly result: JsonObject;
+  readonly idempotencyStream?: string;
+}
+
+/**
+ * Group commit (ADR 0005). Commands queue up while the previous batch is being appended; the next
+ * batch is decided one command at a time, each against the views left by the ones before it,
+ * then appended with one appendBatch call in which every stream write states the exact revision
+ * its decision was made on. A conflict fails only its command, which is retried on fresh views
+ * (bounded); a refusal fails only its command. Idempotency records ride in the same append, so a
+ * key executes at most once even across processes.
+ */
+export class CommandProcessor {
+  private readonly queue: Pending[] = [];
+  private readonly cache: StreamViewCache;
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: CommandProcessorOptions,
+  ) {
+    for (const [name, value] of Object.entries(options)) {
+      if (value !== undefined && (!Number.isInteger(value) || (value as number) < (name === 'maxConflictRetries' ? 0 : 1))) {
+        throw new RangeError(`CommandProcessor: ${name} must be a positive integer; got ${String(value)}`);
+      }
+    }
+    this.cache = new StreamViewCache(options.cacheEntries);
+  }
+
+  execute<Result extends JsonObject>(request: CommandRequest<Result>): Promise<CommandOutcome<Result>> {
+    if (this.closed) return Promise.reject(new UnavailableError('SHUTTING_DOWN', 'The command processor is shutting down'));
+    if (this.queue.length >= this.options.maxQueuedCommands) {
+      return Promise.reject(new UnavailableError('OVERLOADED', `More than ${this.options.maxQueuedCommands} commands are waiting; retry later`));
+    }
+    return new Promise<CommandOutcome<Result>>((resolve, reject) => {
+      this.queue.push({ request, resolve: resolve as Pending['resolve'], reject, attempts: 0 });
+      this.pump();
+    });
+  }
+
+  /** Refuses new commands and waits for queued ones to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running) await this.running;
+  }
+
+  /** Forgets cached views (e.g. after a test rewrote the store). */
+  invalidate(streamId: string): void {
+    this.cache.delete(streamId);
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        while (this.queue.length > 0) {
+          const batch = this.queue.splice(0, this.options.maxBatchSize);
+          await this.processBatch(batch);
+        }
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  private async processBatch(batch: Pending[]): Promise<void> {
+    const working = await this.loadViews(batch);
+    const planned: Planned[] = [];
+    const refusals: Array<[Pending, ApplicationError]> = [];
+    const sameKeyLater: Pending[] = [];
+    const claimedKeys = new Set<string>();
+    for (const pending of batch) {
+      if (!working.ok.has(pending)) continue; // its load failed and it was rejected
+      const key = pending.request.idempotency;
+      if (key) {
+        // A second request with a key already in this batch waits for the first one's record.
+        const claim = idempotencyStreamId(key.scope, key.key);
+        if (claimedKeys.has(claim)) {
+          sameKeyLater.push(pending);
+          continue;
+        }
+        claimedKeys.add(claim);
+      }
+      try {
+        planned.push(this.plan(pending, working.views));
+      } catch (error) {
+        if (error instanceof ApplicationError) refusals.push([pending, error]);
+        else pending.reject(error);
+      }
+    }
+    const outcomes = planned.length > 0 ? await this.append(planned) : [];
+    const retry: Pending[] = [];
+    const stale = new Set<string>();
+    planned.forEach((plan, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) return;
+      // A conflict on a stream that an earlier, failed command of this batch advanced only
+      // speculatively is that command's doing, not a real race: it does not use up a retry.
+      const knockOn = !(outcome instanceof Error) && !outcome.ok && outcome.error instanceof WrongExpectedVersionError && stale.has(outcome.error.streamId);
+      // A command that did not land leaves speculative views behind: never cache them.
+      if (outcome instanceof Error || !outcome.ok) plan.views.forEach((view) => stale.add(view.streamId));
+      if (outcome instanceof Error) {
+        plan.pending.reject(outcome);
+      } else if (outcome.ok) {
+        plan.pending.resolve({ result: plan.result, position: outcome.result.position, replayed: false });
+      } else if (outcome.error instanceof WrongExpectedVersionError && outcome.error.streamId === plan.idempotencyStream) {
+        void this.replay(plan.pending, undefined);
+      } else if (outcome.error instanceof WrongExpectedVersionError) {
+        if (knockOn) {
+          retry.push(plan.pending);
+        } else if (plan.pending.attempts < this.options.maxConflictRetries) {
+          plan.pending.attempts += 1;
+          retry.push(plan.pending);
+        } else {
+          plan.pending.reject(new VersionConflictError('CONCURRENCY_CONFLICT', `Stream ${outcome.error.streamId} kept changing; retry the request`, { streamId: outcome.error.streamId }));
+        }
+      } else {
+        plan.pending.reject(new InvariantViolationError('DUPLICATE_EVENT_ID', outcome.error.message));
+      }
+    });
+    // Keep what the batch proved (views of streams only successful commands touched); drop the rest.
+    for (const view of working.views.values()) {
+      if (stale.has(view.streamId) || view.revision === 'no_stream') this.cache.delete(view.streamId);
+      else this.cache.set(view);
+    }
+    for (const [pending, refusal] of refusals) void this.replay(pending, refusal);
+    for (const pending of sameKeyLater) void this.replay(pending, undefined);
+    this.queue.unshift(...retry);
+  }
+
+  /** Views for every stream of the batch: from the cache, else read (distinct streams in parallel). */
+  private async loadViews(batch: Pending[]): Promise<{ views: Map<string, StreamView>; ok: Set<Pending> }> {
+    const views = new Map<string, StreamView>();
+    const toLoad = new Map<string, StreamModel<unknown>>();
+    for (const pending of batch) {
+      for (const { streamId, model } of pending.request.streams) {
+        const cached = this.cache.get(streamId);
+        if (cached) views.set(streamId, cached);
+        else toLoad.set(streamId, model);
+      }
+    }
+    const failures = new Map<string, unknown>();
+    await Promise.all(
+      [...toLoad].map(async ([streamId, model]) => {
+        try {
+          views.set(streamId, await loadStreamView(this.store, model, streamId));
+        } catch (error) {
+          failures.set(streamId, error);
+        }
+      }),
+    );
+    const ok = new Set<Pending>();
+    for (const pending of batch) {
+      const failed = pending.request.streams.find(({ streamId }) => failures.has(streamId));
+      if (failed) pending.reject(failures.get(failed.streamId));
+      else ok.add(pending);
+    }
+    return { views, ok };
+  }
+
+  /** Decides one command on the working views and advances them as if its append succeeded. */
+  private plan(pending: Pending, working: Map<string, StreamView>): Planned {
+    const { request } = pending;
+    const views = request.streams.map(({ streamId }) => working.get(streamId) as StreamView);
+    const decision = request.decide(views);
+    if (decision.events.length !== views.length) {
+      throw new InvariantViolationError('DECISION_SHAPE', `decide returned events for ${decision.events.length} streams, expected ${views.length}`);
+    }
+    const metadata: EventMetadata = {
+      ...request.metadata,
+      ...(request.idempotency ? { idempotencyKey: request.idempotency.key } : {}),
+      schemaVersion: this.options.schemaVersion ?? 1,
+    };
+    const writes: StreamWrite[] = [];
+    views.forEach((view, index) => {
+      const events = decision.events[index] as readonly DomainEvent[];
+      const { model } = request.streams[index] as (typeof request.streams)[number];
+      if (events.length === 0) return;
+      writes.push({ streamId: view.streamId, expectedState: view.revision, events: events.map((e): NewEvent => ({ id: randomUUID(), type: e.type, data: e.data, metadata })) });
+      const base = view.revision === 'no_stream' ? -1n : view.revision;
+      working.set(view.streamId, {
+        streamId: view.streamId,
+        revision: base + BigInt(events.length),
+        state: events.reduce((state, event) => model.evolve(state, event), view.state),
+      });
+    });
+    let idempotencyStream: string | undefined;
+    if (request.idempotency) {
+      idempotencyStream = idempotencyStreamId(request.idempotency.scope, request.idempotency.key);
+      const record: IdempotencyRecordData = { ...request.idempotency, result: decision.result };
+      // Last, so the record's position is the append's position (what a replay returns).
+      writes.push({ streamId: idempotencyStream, expectedState: 'no_stream', events: [{ id: randomUUID(), type: IDEMPOTENCY_EVENT_TYPE, data: record, metadata }] });
+    }
+    return { pending, writes, views, result: decision.result, ...(idempotencyStream ? { idempotencyStream } : {}) };
+  }
+
+  /**
+   * One appendBatch for the batch. A validation error means one request is malformed: append
+   * them one by one so only that command fails. A store failure fails every command of the batch
+   * (its outcome is unknown; the idempotency key makes the client's retry safe).
+   */
+  private async append(planned: Planned[]): Promise<Array<AppendBatchOutcome | Error>> {
+    const requests = planned.map((plan) => plan.writes);
+    try {
+      return [...(await this.store.appendBatch(requests))];
+    } catch (error) {
+      if (!(error instanceof EventStoreValidationError) || planned.length === 1) return planned.map(() => asError(error));
+      const outcomes: Array<AppendBatchOutcome | Error> = [];
+      for (const request of requests) {
+        try {
+          outcomes.push(...(await this.store.appendBatch([request])));
+        } catch (single) {
+          outcomes.push(asError(single));
+        }
+      }
+      return outcomes;
+    }
+  }
+
+  /**
+   * The key may have executed before: answer with the original result, or refuse a different
+   * request under the same key. Without a record, a refusal stands (and a lost race retries).
+   */
+  private async replay(pending: Pending, refusal: ApplicationError | undefined): Promise<void> {
+    const key = pending.request.idempotency;
+    if (!key) {
+      pending.reject(refusal);
+      return;
+    }
+    try {
+      const [record] = await this.store.readStream(idempotencyStreamId(key.scope, key.key), { direction: 'forwards', maxCount: 1 });
+      if (!record) {
+        if (refusal) pending.reject(refusal);
+        else this.requeue(pending);
+        return;
+      }
+      const data = record.data as IdempotencyRecordData;
+      if (data.requestHash !== key.requestHash) {
+        pending.reject(new IdempotencyConflictError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { idempotencyKey: key.key }));
+        return;
+      }
+      pending.resolve({ result: data.result, position: record.position, replayed: true });
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+
+  private requeue(pending: Pending): void {
+    if (pending.attempts >= this.options.maxConflictRetries) {
+      pending.reject(new VersionConflictError('CONCURRENCY_CONFLICT', 'The request kept conflicting; retry it'));
+      return;
+    }
+    pending.attempts += 1;
+    this.queue.push(pending);
+    this.pump();
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

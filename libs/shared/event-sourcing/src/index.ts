@@ -1,0 +1,4 @@
+export * from './command-processor';
+export * from './idempotency';
+export * from './stream-view';
+export * from './stream-view-cache';
