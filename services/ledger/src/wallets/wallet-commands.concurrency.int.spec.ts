@@ -54,4 +54,19 @@ describe('concurrent transfers from one wallet across two service instances (Pos
     expect(balances[0]).toBe('0.00');
     expect(balances.reduce((sum, b) => sum + BigInt(b.replace('.', '')), 0n)).toBe(2_000n);
   });
+
+  it('executes one idempotency key once when 20 copies race across both instances', async () => {
+    const one = instance();
+    const two = instance();
+    const open = async (): Promise<string> => (await one.commands.openWallet(service, { ownerId: `owner-${randomUUID()}`, currency: 'EUR', idempotencyKey: `k-${randomUUID()}` })).wallets[0]!.walletId;
+    const source = await open();
+    const sink = await open();
+    await one.commands.deposit(service, { walletId: source, amount: '5.00', currency: 'EUR', idempotencyKey: `k-${randomUUID()}` });
+    const request = { fromWalletId: source, toWalletId: sink, amount: '1.00', currency: 'EUR', idempotencyKey: `k-${randomUUID()}` };
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).commands.transfer(service, request)));
+    expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
+    expect(new Set(outcomes.map((o) => o.transactionId)).size).toBe(1);
+    expect(new Set(outcomes.map((o) => o.position)).size).toBe(1);
+    expect((await one.queries.getWallet(service, sink)).balance).toBe('1.00');
+  });
 });
