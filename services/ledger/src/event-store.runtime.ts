@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
 import type { LoggerService } from '@nestjs/common';
 import { Pool } from 'pg';
 import type { LedgerConfig } from './config/ledger.config';
+import { HoldExpiryWorker } from './hold-expiry/hold-expiry.worker';
 
 /** The event store, what it stands on and what writes to it; owned by the process, closed on shutdown. */
 export interface EventStoreRuntime {
@@ -16,6 +17,8 @@ export interface EventStoreRuntime {
   readonly checkpoints: PostgresCheckpointStore;
   readonly pool: Pool;
   readonly databaseKind: 'external' | 'embedded';
+  /** Expires holds at their deadline (README "Hold expiry"); undefined when HOLD_EXPIRY_ENABLED=false. */
+  readonly holdExpiry: HoldExpiryWorker | undefined;
   close(): Promise<void>;
 }
 
@@ -54,22 +57,31 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
   const store = new PostgresEventStore({ pool, schema: config.eventStoreSchema });
   const processor = new CommandProcessor(store, config.commands);
   const pins = new PinService(new PostgresPinStore({ pool, ...config.auth.pinStore }), config.auth.pin);
+  const checkpoints = new PostgresCheckpointStore(pool, config.eventStoreSchema);
+  // Hold expiry: started below once the runtime is built; close() stops it before the processor.
+  const holdExpiry = config.holdExpiry.enabled
+    ? new HoldExpiryWorker({ store, checkpoints, processor, clock: () => new Date(), logger }, config.holdExpiry)
+    : undefined;
   if (config.auth.usedDevSecret) {
     logger.warn({ msg: 'using the published development JWT secret: embedded mode only, never in production' }, 'Auth');
   }
-  return {
+  const runtime: EventStoreRuntime = {
     store,
     processor,
     pins,
     verifier: createJwtVerifier(config.auth.jwt),
-    checkpoints: new PostgresCheckpointStore(pool, config.eventStoreSchema),
+    checkpoints,
     pool,
     databaseKind: config.database.kind,
+    holdExpiry,
     async close() {
+      await holdExpiry?.stop();
       await processor.close();
       await store.close();
       await pool.end();
       await embedded?.stop();
     },
   };
+  holdExpiry?.start(); // last: nothing after it can fail and leave it running
+  return runtime;
 }

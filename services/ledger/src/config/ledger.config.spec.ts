@@ -34,6 +34,18 @@ describe('loadLedgerConfig', () => {
     expect(problems).toMatch(/LOG_LEVEL/);
   });
 
+  it('reads the hold-expiry settings with their defaults and bounds', () => {
+    expect(loadLedgerConfig({}).holdExpiry).toEqual({ enabled: true, maxTrackedHolds: 100_000, maxSleepMs: 5_000 });
+    expect(loadLedgerConfig({ HOLD_EXPIRY_ENABLED: 'false', HOLD_EXPIRY_MAX_TRACKED_HOLDS: '10', HOLD_EXPIRY_MAX_SLEEP_MS: '250' }).holdExpiry).toEqual({
+      enabled: false,
+      maxTrackedHolds: 10,
+      maxSleepMs: 250,
+    });
+    expect(() => loadLedgerConfig({ HOLD_EXPIRY_ENABLED: 'yes', HOLD_EXPIRY_MAX_TRACKED_HOLDS: '0', HOLD_EXPIRY_MAX_SLEEP_MS: '5' })).toThrow(
+      /HOLD_EXPIRY_ENABLED must be one of true, false[\s\S]*HOLD_EXPIRY_MAX_TRACKED_HOLDS must be from 1[\s\S]*HOLD_EXPIRY_MAX_SLEEP_MS must be from 10/,
+    );
+  });
+
   it('requires real JWT settings with an external database, and refuses the published dev secret there', () => {
     expect(() => loadLedgerConfig({ DATABASE_URL: 'postgres://u@db:5432/ledger' })).toThrow(/JWT_SECRET is required/);
     expect(loadLedgerConfig({}).auth.usedDevSecret).toBe(true);

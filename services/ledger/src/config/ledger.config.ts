@@ -15,11 +15,21 @@ export interface CommandProcessingConfig {
   readonly cacheEntries: number;
 }
 
+/** The hold-expiry worker (services/ledger/README.md "Hold expiry"). */
+export interface HoldExpiryConfig {
+  readonly enabled: boolean;
+  /** Open holds kept in memory; beyond it the worker skips new ones and re-scans the log later. */
+  readonly maxTrackedHolds: number;
+  /** Longest the expiry timer sleeps when the next deadline is further away, milliseconds. */
+  readonly maxSleepMs: number;
+}
+
 export interface LedgerConfig {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly grpc: GrpcServerConfig;
   readonly auth: AuthConfig;
   readonly commands: CommandProcessingConfig;
+  readonly holdExpiry: HoldExpiryConfig;
   readonly database: DatabaseConfig;
   readonly eventStoreSchema: string;
   readonly dbPoolMax: number;
@@ -65,6 +75,11 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       maxConflictRetries: read.integer('LEDGER_CONFLICT_RETRIES', 5, 0, 100),
       maxQueuedCommands: read.integer('LEDGER_QUEUE_MAX_COMMANDS', 20_000, 1, 1_000_000),
       cacheEntries: read.integer('LEDGER_CACHE_MAX_WALLETS', 100_000, 1, 10_000_000),
+    },
+    holdExpiry: {
+      enabled: read.oneOf('HOLD_EXPIRY_ENABLED', ['true', 'false'] as const, 'true') === 'true',
+      maxTrackedHolds: read.integer('HOLD_EXPIRY_MAX_TRACKED_HOLDS', 100_000, 1, 10_000_000),
+      maxSleepMs: read.integer('HOLD_EXPIRY_MAX_SLEEP_MS', 5_000, 10, 600_000),
     },
     database: url
       ? { kind: 'external', url }
