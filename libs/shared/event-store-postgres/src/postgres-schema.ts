@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import { applyMigrations, type SchemaMigration } from '@ledger/infra';
+import type { Pool } from 'pg';
 
 /** Schema names are interpolated into SQL, so they are checked, never escaped. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -16,18 +17,13 @@ export function assertSchemaName(schema: string): void {
 export const EVENTS_PER_TRANSACTION_LIMIT = 65_536;
 export const POSITION_SHIFT = 65_536n;
 
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: (schema: string) => string;
-}
 
 /** SQLSTATEs the append functions raise; the adapter maps them to kernel errors. */
 export const WRONG_EXPECTED_VERSION_SQLSTATE = 'LX409';
 export const TOO_MANY_EVENTS_IN_TRANSACTION_SQLSTATE = 'LX413';
 
 /** Append-only list: never edit a released migration, add a new one. */
-export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
+export const EVENT_STORE_MIGRATIONS: readonly SchemaMigration[] = [
   {
     version: 1,
     name: 'streams, events, checkpoints',
@@ -344,33 +340,5 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
  */
 export async function migrateEventStore(pool: Pool, schema: string): Promise<number[]> {
   assertSchemaName(schema);
-  const client: PoolClient = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`event-store-migrations:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
-         version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations`);
-    const applied = new Set(rows.map((row) => row.version));
-    const newlyApplied: number[] = [];
-    for (const migration of EVENT_STORE_MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
-      await client.query(migration.sql(schema));
-      await client.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES ($1, $2)`, [
-        migration.version,
-        migration.name,
-      ]);
-      newlyApplied.push(migration.version);
-    }
-    await client.query('COMMIT');
-    return newlyApplied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  return applyMigrations(pool, { schema, historyTable: 'schema_migrations', lockName: 'event-store-migrations', migrations: EVENT_STORE_MIGRATIONS });
 }

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import { applyMigrations, type SchemaMigration } from '@ledger/infra';
+import type { Pool } from 'pg';
 
 /** Schema names are interpolated into SQL, so they are checked, never escaped (as in the event store). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -9,17 +10,12 @@ export function assertPinSchemaName(schema: string): void {
   }
 }
 
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: (schema: string) => string;
-}
 
 /**
  * Append-only list: never edit a released migration, add a new one. Tracked in its own
  * `auth_schema_migrations` table, so the auth tables may share a schema with other stores.
  */
-export const PIN_STORE_MIGRATIONS: readonly Migration[] = [
+export const PIN_STORE_MIGRATIONS: readonly SchemaMigration[] = [
   {
     version: 1,
     name: 'transaction_pins',
@@ -47,33 +43,5 @@ export const PIN_STORE_MIGRATIONS: readonly Migration[] = [
  */
 export async function migratePinStore(pool: Pool, schema: string): Promise<number[]> {
   assertPinSchemaName(schema);
-  const client: PoolClient = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`auth-migrations:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.auth_schema_migrations (
-         version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${schema}.auth_schema_migrations`);
-    const applied = new Set(rows.map((row) => row.version));
-    const newlyApplied: number[] = [];
-    for (const migration of PIN_STORE_MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
-      await client.query(migration.sql(schema));
-      await client.query(`INSERT INTO ${schema}.auth_schema_migrations (version, name) VALUES ($1, $2)`, [
-        migration.version,
-        migration.name,
-      ]);
-      newlyApplied.push(migration.version);
-    }
-    await client.query('COMMIT');
-    return newlyApplied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  return applyMigrations(pool, { schema, historyTable: 'auth_schema_migrations', lockName: 'auth-migrations', migrations: PIN_STORE_MIGRATIONS });
 }
