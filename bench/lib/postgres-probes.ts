@@ -122,3 +122,23 @@ export function countStatements(pool: Pool): StatementCounter {
   });
   return counter;
 }
+
+/**
+ * The next transaction id the server will assign (`pg_snapshot_xmax` of the current snapshot),
+ * read without taking one. The difference between two marks is the number of transactions that
+ * wrote something in between, i.e. commits (and rollbacks) that cost a WAL flush: divide the
+ * operations done by it to see how many a group commit put in one transaction. Exact and
+ * immediate, unlike the statistics views, which backends publish with a delay.
+ */
+export async function markTransactionId(pool: Pool): Promise<bigint> {
+  const { rows } = await pool.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
+  return BigInt(rows[0]!.xmax);
+}
+
+/** VACUUM (ANALYZE) of the given schema-qualified tables (see vacuumEventStores for why). */
+export async function vacuumTables(pool: Pool, qualifiedTables: readonly string[]): Promise<void> {
+  for (const table of qualifiedTables) {
+    if (!/^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new Error(`Invalid table name '${table.slice(0, 130)}'`);
+  }
+  if (qualifiedTables.length > 0) await pool.query(`VACUUM (ANALYZE) ${qualifiedTables.join(', ')}`);
+}

@@ -44,7 +44,11 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
     idle_in_transaction_session_timeout: 10_000,
     application_name: 'ledger',
   });
-  pool.on('error', (error) => logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'EventStore'));
+  // Once shutdown began, the embedded server may end connections the pool is still closing: expected, not an error.
+  let closing = false;
+  pool.on('error', (error) => {
+    if (!closing) logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'EventStore');
+  });
   try {
     const applied = await migrateEventStore(pool, config.eventStoreSchema);
     logger.log({ msg: 'event store ready', schema: config.eventStoreSchema, migrationsApplied: applied, database: config.database.kind }, 'EventStore');
@@ -78,6 +82,7 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
       await holdExpiry?.stop();
       await processor.close();
       await store.close();
+      closing = true;
       await pool.end();
       await embedded?.stop();
     },
