@@ -5,6 +5,7 @@ import type { CommandContext, WalletCommand } from './wallet.commands';
 import { decideCaptureHoldToWallet, decideTransfer, decideWallet } from './wallet.decider';
 import type { WalletEvent } from './wallet.events';
 import { availableMinor, foldWallet, initialWalletState, evolveWallet, type WalletState } from './wallet.state';
+import { decodeWalletSnapshot, encodeWalletSnapshot } from './wallet.snapshot';
 
 /**
  * Random command sequences over a few wallets; after every step the ledger invariants hold:
@@ -127,6 +128,7 @@ describe('ledger invariants under random command sequences', () => {
             expect(wallet.balanceMinor >= 0n && wallet.heldMinor >= 0n && availableMinor(wallet) >= 0n).toBe(true);
             expect([...wallet.openHolds.values()].reduce((sum, h) => sum + h.amountMinor, 0n)).toBe(wallet.heldMinor);
             expect(foldWallet(events)).toEqual(wallet);
+            expect(decodeWalletSnapshot(JSON.parse(JSON.stringify(encodeWalletSnapshot(wallet))))).toEqual(wallet);
             const fromLegs = events.flatMap(legs).filter(([account]) => account === id).reduce((sum, [, , d]) => sum + d, 0n);
             expect(fromLegs).toBe(wallet.balanceMinor);
           }

@@ -18,7 +18,7 @@ import {
 } from '@ledger/event-store';
 import { IDEMPOTENCY_EVENT_TYPE, idempotencyStreamId, type IdempotencyKey, type IdempotencyRecordData } from './idempotency';
 import { StreamViewCache } from './stream-view-cache';
-import { loadStreamView, type DomainEvent, type StreamModel, type StreamView } from './stream-view';
+import { crossesSnapshotBoundary, loadStreamView, writeSnapshot, type DomainEvent, type StreamModel, type StreamView } from './stream-view';
 
 export interface CommandRequest<Result extends JsonObject> {
   /** The streams the decision reads and may append to, with how to fold each. */
@@ -187,8 +187,16 @@ export class CommandProcessor {
     });
     // Keep what the batch proved (views of streams only successful commands touched); drop the rest.
     for (const view of working.views.values()) {
-      if (stale.has(view.streamId) || view.revision === 'no_stream') this.cache.delete(view.streamId);
-      else this.cache.set(view);
+      if (stale.has(view.streamId) || view.revision === 'no_stream') {
+        this.cache.delete(view.streamId);
+        continue;
+      }
+      this.cache.set(view);
+      const codec = working.models.get(view.streamId)?.snapshots;
+      if (codec && crossesSnapshotBoundary(codec, working.startRevisions.get(view.streamId) ?? 'no_stream', view.revision)) {
+        // Proven by this batch's successful append; a failed snapshot only makes the next load longer.
+        void writeSnapshot(this.store, codec, view).catch(() => undefined);
+      }
     }
     for (const [pending, refusal] of refusals) void this.replay(pending, refusal);
     for (const pending of sameKeyLater) void this.replay(pending, undefined);
@@ -196,11 +204,13 @@ export class CommandProcessor {
   }
 
   /** Views for every stream of the batch: from the cache, else read (distinct streams in parallel). */
-  private async loadViews(batch: Pending[]): Promise<{ views: Map<string, StreamView>; ok: Set<Pending> }> {
+  private async loadViews(batch: Pending[]): Promise<{ views: Map<string, StreamView>; ok: Set<Pending>; models: Map<string, StreamModel<unknown>>; startRevisions: Map<string, StreamView['revision']> }> {
     const views = new Map<string, StreamView>();
     const toLoad = new Map<string, StreamModel<unknown>>();
+    const models = new Map<string, StreamModel<unknown>>();
     for (const pending of batch) {
       for (const { streamId, model } of pending.request.streams) {
+        models.set(streamId, model);
         const cached = this.cache.get(streamId);
         if (cached) views.set(streamId, cached);
         else toLoad.set(streamId, model);
@@ -222,7 +232,8 @@ export class CommandProcessor {
       if (failed) pending.reject(failures.get(failed.streamId));
       else ok.add(pending);
     }
-    return { views, ok };
+    const startRevisions = new Map([...views].map(([streamId, view]) => [streamId, view.revision]));
+    return { views, ok, models, startRevisions };
   }
 
   /** Decides one command on the working views and advances them as if its append succeeded. */
