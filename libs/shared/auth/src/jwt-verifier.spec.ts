@@ -65,6 +65,31 @@ describe('createJwtVerifier: accepted tokens', () => {
     expect((await refusal(verifier, signHs256(validClaims({ nbf: NOW_S + 31 })))).code).toBe('TOKEN_NOT_YET_VALID');
   });
 
+  it('remembers a verified token only while it could still pass: expiry and max age still refuse it', async () => {
+    let now = NOW;
+    const verifier = createJwtVerifier(HS256_CONFIG, { clock: () => now });
+    const token = signHs256(validClaims({ iat: NOW_S, exp: NOW_S + 60 }));
+    await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 'alice' });
+    now = new Date((NOW_S + 89) * 1000); // exp + tolerance not reached: cached answer
+    await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 'alice' });
+    now = new Date((NOW_S + 90) * 1000); // exp + 30 s tolerance reached: verified again, and refused
+    expect((await refusal(verifier, token)).code).toBe('TOKEN_EXPIRED');
+    const longLived = signHs256(validClaims({ iat: NOW_S, exp: NOW_S + 86_400 }));
+    now = NOW;
+    await expect(verifier.verify(longLived)).resolves.toBeDefined();
+    now = new Date((NOW_S + 3_600 + 31) * 1000); // past max age (3600 s) + tolerance
+    expect((await refusal(verifier, longLived)).code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('never lets a tampered copy of a cached token through', async () => {
+    const verifier = hs256();
+    const token = signHs256(validClaims());
+    await verifier.verify(token);
+    const [header, , signature] = token.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify(validClaims({ sub: 'mallory' }))).toString('base64url')}.${signature}`;
+    expect((await refusal(verifier, forged)).code).toBe('TOKEN_INVALID_SIGNATURE');
+  });
+
   it('verifies RS256 with a PEM public key', async () => {
     await expect(rs256().verify(signRs256(validClaims()))).resolves.toMatchObject({ subject: 'alice', kind: 'user' });
   });

@@ -150,13 +150,37 @@ export function createJwtVerifier(config: JwtVerifierConfig, dependencies: JwtVe
     return { principal: principalFromClaims(payload, nowSeconds, config.clockToleranceSeconds), key };
   }
 
+  // Verified tokens, remembered until they could no longer pass (exp, max age): a client sending
+  // the same token on every call is verified once. Only successes are kept; bounded, oldest first.
+  const verified = new Map<string, { readonly principal: Principal; readonly validUntilSeconds: number }>();
+  async function verify(token: string): Promise<Principal> {
+    const nowSeconds = Math.floor(clock().getTime() / 1000);
+    const hit = typeof token === 'string' ? verified.get(token) : undefined;
+    if (hit && nowSeconds < hit.validUntilSeconds) return hit.principal;
+    const { principal } = await verifyWithKey(token);
+    const claims = decodePart(token.split('.')[1] as string, 'payload');
+    const exp = Number(claims[Claims.expiresAt]);
+    const iat = Number(claims[Claims.issuedAt]);
+    // jsonwebtoken refuses at now >= exp + tolerance, and at now - iat > maxAge + tolerance.
+    const validUntilSeconds = Math.min(exp + config.clockToleranceSeconds, iat + config.maxTokenAgeSeconds + config.clockToleranceSeconds + 1);
+    if (Number.isFinite(validUntilSeconds)) {
+      verified.delete(token);
+      verified.set(token, { principal, validUntilSeconds });
+      if (verified.size > VERIFIED_TOKEN_CACHE_ENTRIES) verified.delete(verified.keys().next().value as string);
+    }
+    return principal;
+  }
+
   return {
     algorithm: config.algorithm,
     jsonWebTokenOptions,
     verifyWithKey,
-    verify: async (token) => (await verifyWithKey(token)).principal,
+    verify,
   };
 }
+
+/** Verified tokens remembered per verifier (each at most ~8 KiB): a bound on memory, not on correctness. */
+export const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
 
 /**
  * Maps jsonwebtoken's errors to our stable codes. Shared with the passport strategy, so a
