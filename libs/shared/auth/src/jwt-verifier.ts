@@ -116,7 +116,7 @@ export function createJwtVerifier(config: JwtVerifierConfig, dependencies: JwtVe
     allowInvalidAsymmetricKeyTypes: false,
   });
 
-  async function verifyWithKey(token: string): Promise<VerifiedToken> {
+  async function verifyInFull(token: string): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') fail(TokenErrorCodes.missing, 'A bearer token is required');
     if (token.length > MAX_TOKEN_LENGTH_CHARS) {
       fail(TokenErrorCodes.malformed, 'The token is too long', { reason: 'too_long', maxLengthChars: MAX_TOKEN_LENGTH_CHARS });
@@ -152,12 +152,12 @@ export function createJwtVerifier(config: JwtVerifierConfig, dependencies: JwtVe
 
   // Verified tokens, remembered until they could no longer pass (exp, max age): a client sending
   // the same token on every call is verified once. Only successes are kept; bounded, oldest first.
-  const verified = new Map<string, { readonly principal: Principal; readonly validUntilSeconds: number }>();
-  async function verify(token: string): Promise<Principal> {
+  const verified = new Map<string, VerifiedToken & { readonly validUntilSeconds: number }>();
+  async function verifyWithKey(token: string): Promise<VerifiedToken> {
     const nowSeconds = Math.floor(clock().getTime() / 1000);
     const hit = typeof token === 'string' ? verified.get(token) : undefined;
-    if (hit && nowSeconds < hit.validUntilSeconds) return hit.principal;
-    const { principal } = await verifyWithKey(token);
+    if (hit && nowSeconds < hit.validUntilSeconds) return hit;
+    const result = await verifyInFull(token);
     const claims = decodePart(token.split('.')[1] as string, 'payload');
     const exp = Number(claims[Claims.expiresAt]);
     const iat = Number(claims[Claims.issuedAt]);
@@ -165,17 +165,17 @@ export function createJwtVerifier(config: JwtVerifierConfig, dependencies: JwtVe
     const validUntilSeconds = Math.min(exp + config.clockToleranceSeconds, iat + config.maxTokenAgeSeconds + config.clockToleranceSeconds + 1);
     if (Number.isFinite(validUntilSeconds)) {
       verified.delete(token);
-      verified.set(token, { principal, validUntilSeconds });
+      verified.set(token, { ...result, validUntilSeconds });
       if (verified.size > VERIFIED_TOKEN_CACHE_ENTRIES) verified.delete(verified.keys().next().value as string);
     }
-    return principal;
+    return result;
   }
 
   return {
     algorithm: config.algorithm,
     jsonWebTokenOptions,
     verifyWithKey,
-    verify,
+    verify: async (token) => (await verifyWithKey(token)).principal,
   };
 }
 

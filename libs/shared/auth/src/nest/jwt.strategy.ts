@@ -23,15 +23,13 @@ export function headerErrorOf(request: object): unknown {
   return headerErrors.get(request);
 }
 
-/** passport-jwt's types want a string or Buffer; export each KeyObject once. */
-const exportedKeys = new WeakMap<KeyObject, string | Buffer>();
+/**
+ * passport-jwt hands the key straight to jsonwebtoken.verify, which takes a KeyObject as it is;
+ * its types only say string | Buffer. Given bytes instead, jsonwebtoken would first try (and fail)
+ * to parse them as a public key on every request, the costliest step of an HTTP call.
+ */
 function keyMaterial(key: KeyObject): string | Buffer {
-  let material = exportedKeys.get(key);
-  if (material === undefined) {
-    material = key.type === 'secret' ? key.export() : key.export({ type: 'spki', format: 'pem' });
-    exportedKeys.set(key, material);
-  }
-  return material;
+  return key as unknown as Buffer;
 }
 
 /**
