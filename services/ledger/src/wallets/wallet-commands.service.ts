@@ -198,7 +198,7 @@ export class WalletCommandsService {
   }
 
   /** A command on one wallet, authorised against its owner inside the decision. */
-  private async single(
+  private single(
     principal: Principal,
     idempotencyKey: unknown,
     request: JsonObject,
@@ -206,25 +206,16 @@ export class WalletCommandsService {
     command: () => WalletCommand,
     ids: { transactionId?: string; holdId?: string; skipOwnerCheck?: boolean },
   ): Promise<CommandResponse> {
-    const key = parseIdempotencyKey(idempotencyKey);
-    const context: CommandContext = { now: this.clock() };
-    const decision: CommandRequest<CommandResponse> = {
-      streams: [{ streamId: walletStreamId(walletId), model: walletStreamModel as never }],
-      decide: (views) => {
-        const view = views[0] as StreamView<WalletState>;
-        if (!ids.skipOwnerCheck && view.state.status !== 'none') assertCanActOnWallet(principal, view.state.ownerId, 'move');
-        const events = decideWallet(command(), view.state, context);
-        return { events: [events as unknown as DomainEvent[]], result: response([advance(view, events)], ids) };
-      },
-      idempotency: { scope: principal.subject, key, requestHash: requestHash(request) },
-      metadata: { correlationId: randomUUID(), causationId: randomUUID(), principal: principalId(principal) },
-    };
-    const outcome = await this.processor.execute(decision);
-    return { ...outcome.result, position: outcome.position.toString(), replayed: outcome.replayed };
+    return this.submit(principal, parseIdempotencyKey(idempotencyKey), request, [walletId], (views, context) => {
+      const [view] = views as [StreamView<WalletState>];
+      if (!ids.skipOwnerCheck && view.state.status !== 'none') assertCanActOnWallet(principal, view.state.ownerId, 'move');
+      const events = decideWallet(command(), view.state, context);
+      return { events: [events as unknown as DomainEvent[]], result: response([advance(view, events)], ids) };
+    });
   }
 
   /** A command over two wallets (source first): one atomic append to both streams. */
-  private async pair(
+  private pair(
     principal: Principal,
     idempotencyKey: unknown,
     request: JsonObject,
@@ -235,27 +226,34 @@ export class WalletCommandsService {
   ): Promise<CommandResponse> {
     const key = parseIdempotencyKey(idempotencyKey);
     if (fromWalletId === toWalletId) throw new ValidationError('SAME_WALLET', 'Source and destination must be different wallets');
+    return this.submit(principal, key, request, [fromWalletId, toWalletId], (views, context) => {
+      const [from, to] = views as [StreamView<WalletState>, StreamView<WalletState>];
+      // Moving money out needs rights on the source; crediting another wallet needs none on it.
+      if (from.state.status !== 'none') assertCanActOnWallet(principal, from.state.ownerId, 'move');
+      const [fromEvents, toEvents] = decide(from.state, to.state, context);
+      const fromView = advance(from, fromEvents);
+      // The caller sees the destination only if they may read it.
+      const toView = advance(to, toEvents);
+      const visible = toView && canRead(principal, toView) ? [fromView, toView] : [fromView];
+      return { events: [fromEvents as unknown as DomainEvent[], toEvents as unknown as DomainEvent[]], result: response(visible, ids) };
+    });
+  }
+
+  /** Hands a decision over the given wallets to the processor, under the caller's idempotency key. */
+  private async submit(
+    principal: Principal,
+    key: string,
+    request: JsonObject,
+    walletIds: readonly string[],
+    decide: (views: readonly StreamView[], context: CommandContext) => ReturnType<CommandRequest<CommandResponse>['decide']>,
+  ): Promise<CommandResponse> {
     const context: CommandContext = { now: this.clock() };
-    const decision: CommandRequest<CommandResponse> = {
-      streams: [
-        { streamId: walletStreamId(fromWalletId), model: walletStreamModel as never },
-        { streamId: walletStreamId(toWalletId), model: walletStreamModel as never },
-      ],
-      decide: (views) => {
-        const [from, to] = views as [StreamView<WalletState>, StreamView<WalletState>];
-        // Moving money out needs rights on the source; crediting another wallet needs none on it.
-        if (from.state.status !== 'none') assertCanActOnWallet(principal, from.state.ownerId, 'move');
-        const [fromEvents, toEvents] = decide(from.state, to.state, context);
-        const fromView = advance(from, fromEvents);
-        // The caller sees the destination only if they may read it.
-        const toView = advance(to, toEvents);
-        const visible = toView && canRead(principal, toView) ? [fromView, toView] : [fromView];
-        return { events: [fromEvents as unknown as DomainEvent[], toEvents as unknown as DomainEvent[]], result: response(visible, ids) };
-      },
+    const outcome = await this.processor.execute<CommandResponse>({
+      streams: walletIds.map((walletId) => ({ streamId: walletStreamId(walletId), model: walletStreamModel as never })),
+      decide: (views) => decide(views, context),
       idempotency: { scope: principal.subject, key, requestHash: requestHash(request) },
       metadata: { correlationId: randomUUID(), causationId: randomUUID(), principal: principalId(principal) },
-    };
-    const outcome = await this.processor.execute(decision);
+    });
     return { ...outcome.result, position: outcome.position.toString(), replayed: outcome.replayed };
   }
 }
