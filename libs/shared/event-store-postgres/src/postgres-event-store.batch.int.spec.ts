@@ -6,8 +6,9 @@ import { MAX_BATCH_ATTEMPTS, PostgresEventStore } from './postgres-event-store';
 import { migrateEventStore, POSITION_SHIFT } from './postgres-schema';
 
 /**
- * What the contract cannot see of appendBatch on PostgreSQL (migration 3, `append_batch`): one
- * statement per batch, no placeholder heads left by skipped requests, positions inside one
+ * What the contract cannot see of appendBatch on PostgreSQL (migration 4, `append_batch_packed`):
+ * one statement per batch, event texts packed into one parameter and hashed in SQL exactly as
+ * chainHash does, no placeholder heads left by skipped requests, positions inside one
  * transaction, the race with a concurrent writer of the same event id, and no deadlocks.
  */
 describe('PostgresEventStore.appendBatch', () => {
@@ -50,6 +51,41 @@ describe('PostgresEventStore.appendBatch', () => {
     }
   });
 
+  it('hashes what chainHash hashes and stores the data it was given, whatever characters the texts hold', async () => {
+    const awkward = {
+      control: '\u0001\u0002\u001f\n\t\r\b\f',
+      quotes: 'say "hi" \\ back\\slash / slash',
+      unicode: 'é ß 中文 🙂 \u2028\u2029',
+      nested: { 'key "quoted"': ['\u0001', 1, -2.5, true, null], empty: {}, list: [] },
+      'ключ': 'значение',
+    };
+    const a = uniqueStream();
+    const b = uniqueStream();
+    const eventsA = [testEvent('Awkward', awkward), testEvent('Plain', {})];
+    const eventsB = [testEvent('Awkward', { ...awkward, again: '\u0001' })];
+    const outcomes = await store.appendBatch([
+      [{ streamId: a, expectedState: 'no_stream', events: eventsA }],
+      [{ streamId: b, expectedState: 'no_stream', events: eventsB }],
+    ]);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    const readA = await store.readStream(a, { direction: 'forwards', maxCount: 10 });
+    const readB = await store.readStream(b, { direction: 'forwards', maxCount: 10 });
+    expect(readA.map((e) => e.data)).toEqual(eventsA.map((e) => e.data));
+    expect(readB.map((e) => e.data)).toEqual(eventsB.map((e) => e.data));
+    expect(readA[0]!.data).toMatchObject(awkward);
+    expect(verifyChain(readA)).toMatchObject({ ok: true, checked: 2 });
+    expect(verifyChain(readB)).toMatchObject({ ok: true, checked: 1 });
+  });
+
+  it('refuses a packed call whose texts do not match its event ids, writing nothing', async () => {
+    const stream = uniqueStream();
+    const call = rawAppendBatchPacked([[{ streamId: stream, expectedState: 'no_stream', events: testEvents(2) }]]);
+    const values = [...call.values];
+    values[7] = String(values[7]).split('\u0001')[0];
+    await expect(pool.query(call.text, values)).rejects.toThrow(/2 event ids but 1 data and 2 metadata texts/);
+    expect(await headRows([stream])).toEqual([]);
+  });
+
   it('deletes the heads it created for requests it then skipped: no revision -1 row survives', async () => {
     const fresh = uniqueStream();
     const alsoFresh = uniqueStream();
@@ -86,13 +122,13 @@ describe('PostgresEventStore.appendBatch', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      // append_to_streams, then two append_batch calls, all in the same transaction.
+      // append_to_streams, then append_batch (the previous release's) and append_batch_packed, all in the same transaction.
       await client.query(rawAppendToStreams([{ streamId: a, expectedState: 'no_stream', events: testEvents(2) }]));
       const first = await client.query<{ r_status: string }>(
         rawAppendBatch([[{ streamId: a, expectedState: 1n, events: testEvents(1) }], [{ streamId: b, expectedState: 'no_stream', events: testEvents(2) }]]),
       );
       const second = await client.query<{ r_status: string }>(
-        rawAppendBatch([[{ streamId: b, expectedState: 0n, events: testEvents(1) }], [{ streamId: a, expectedState: 2n, events: testEvents(1) }]]),
+        rawAppendBatchPacked([[{ streamId: b, expectedState: 0n, events: testEvents(1) }], [{ streamId: a, expectedState: 2n, events: testEvents(1) }]]),
       );
       await client.query('COMMIT');
       expect(first.rows.map((r) => r.r_status)).toEqual(['ok', 'ok']);
@@ -153,7 +189,7 @@ describe('PostgresEventStore.appendBatch', () => {
       expect(outcomes[1]).toMatchObject({ ok: true });
       expect(await store.readStream(loser, { direction: 'forwards', maxCount: 1 })).toEqual([]);
       expect(await headRows([loser])).toEqual([]);
-      const batchCalls = spy.mock.calls.filter(([text]) => typeof text === 'string' && text.includes('.append_batch('));
+      const batchCalls = spy.mock.calls.filter(([text]) => typeof text === 'string' && text.includes('.append_batch_packed('));
       expect(batchCalls).toHaveLength(2);
       expect(MAX_BATCH_ATTEMPTS).toBeGreaterThanOrEqual(2);
     } finally {
@@ -217,10 +253,19 @@ describe('PostgresEventStore.appendBatch', () => {
     };
   }
 
+  /** Migration 3's function, kept for instances of the previous release. */
   function rawAppendBatch(requests: readonly (readonly StreamWrite[])[]): { text: string; values: unknown[] } {
     return {
       text: `SELECT * FROM ${schema}.append_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::uuid[])`,
       values: [requests.map((r) => r.length), ...columns(requests.flat()), []],
+    };
+  }
+
+  function rawAppendBatchPacked(requests: readonly (readonly StreamWrite[])[]): { text: string; values: unknown[] } {
+    const [streamIds, categories, expected, counts, ids, types, data, metadata] = columns(requests.flat()) as string[][];
+    return {
+      text: `SELECT * FROM ${schema}.append_batch_packed($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::text, $9::text, $10::uuid[])`,
+      values: [requests.map((r) => r.length), streamIds, categories, expected, counts, ids, types, data!.join('\u0001'), metadata!.join('\u0001'), []],
     };
   }
 });

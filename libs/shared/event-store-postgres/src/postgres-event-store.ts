@@ -69,6 +69,11 @@ const EVENT_COLUMNS = 'position, event_id, stream_id, revision, type, data, meta
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_POLL_INTERVAL_MS = 50;
 /**
+ * Joins event texts in one append_batch_packed parameter. Canonical JSON escapes every control
+ * character inside strings and keys (JSON.stringify), so U+0001 never occurs within an event's text.
+ */
+const PACKED_SEPARATOR = '\u0001';
+/**
  * Runs of one append_batch statement when it fails only because another transaction committed
  * one of its event ids while it ran (the retry's lookup sees the id and skips that request).
  */
@@ -82,7 +87,8 @@ export const MAX_BATCH_ATTEMPTS = 3;
  *   heads of all touched streams in "C" order (so concurrent appends never deadlock), checks
  *   every expectation against the locked heads (a conflict raises LX409 and the statement writes
  *   nothing), then writes the events, their hash chain and the new heads.
- * - appendBatch: the `append_batch` function (migration 3), the same steps for many independent
+ * - appendBatch: the `append_batch_packed` function (migration 4; migration 3 before it, with the
+ *   event texts sent twice), the same steps for many independent
  *   requests in one transaction (group commit): all heads of all requests are locked once, in
  *   "C" order; requests are decided in order against the heads the earlier ones left; a request
  *   that conflicts or reuses an event id is skipped and reported, the others are written; heads
@@ -324,14 +330,37 @@ function writeColumns(writes: readonly PreparedWrite[]): unknown[] {
   ];
 }
 
-/** The append_batch call (migration 3): per-request write counts, then the same flat arrays as append_to_streams. */
+/**
+ * The append_batch_packed call (migration 4): per-request write counts, the per-write columns,
+ * then event ids and types as arrays and every event's canonical data and metadata JSON joined
+ * by PACKED_SEPARATOR, sent once each (the function builds the hashed body itself).
+ */
 function batchStatement(schema: string, requests: readonly (readonly PreparedWrite[])[]): { text: string; values: unknown[] } {
   const writes = requests.flat();
+  const ids: string[] = [];
+  const types: string[] = [];
+  const data: string[] = [];
+  const metadata: string[] = [];
+  for (const write of writes) {
+    for (const event of write.events) {
+      ids.push(event.id);
+      types.push(event.type);
+      data.push(event.dataJson);
+      metadata.push(event.metadataJson);
+    }
+  }
   return {
-    text: `SELECT r_request, r_status, r_stream_id, r_revision::text, r_position::text, r_detail FROM ${schema}.append_batch(
-             $1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[],
-             $10::text[], $11::text[], $12::uuid[])`,
-    values: [requests.map((request) => request.length), ...writeColumns(writes), ...eventColumns(writes), sharedEventIds(requests)],
+    text: `SELECT r_request, r_status, r_stream_id, r_revision::text, r_position::text, r_detail FROM ${schema}.append_batch_packed(
+             $1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::text, $9::text, $10::uuid[])`,
+    values: [
+      requests.map((request) => request.length),
+      ...writeColumns(writes),
+      ids,
+      types,
+      data.join(PACKED_SEPARATOR),
+      metadata.join(PACKED_SEPARATOR),
+      sharedEventIds(requests),
+    ],
   };
 }
 

@@ -332,6 +332,184 @@ export const EVENT_STORE_MIGRATIONS: readonly SchemaMigration[] = [
       $fn$;
     `,
   },
+  {
+    version: 4,
+    name: 'append_batch_packed: event texts sent once, hashed body built in SQL',
+    // The same decisions as append_batch (migration 3), with the event payload sent once: every
+    // event's canonical data and metadata JSON joined by U+0001 into one text parameter each
+    // (canonical JSON escapes every control character, so U+0001 never occurs inside it), where
+    // append_batch took them as jsonb[] and again inside the hashed body text. The driver no longer
+    // escapes each payload as an array element, and the statement carries half the bytes.
+    // The hashed body is built here by event_hash, byte for byte what chainHash (hash-chain.ts)
+    // hashes; to_json quotes a text exactly as JSON.stringify does for the characters stream ids
+    // and event types may hold. append_batch stays for instances of the previous release.
+    sql: (s) => `
+      CREATE FUNCTION ${s}.event_hash(
+        p_previous text, p_stream_id text, p_revision bigint, p_event_id uuid, p_type text, p_data text, p_metadata text
+      ) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+        SELECT encode(sha256(convert_to(
+          p_previous || E'\\n' || '{"data":' || p_data || ',"id":"' || p_event_id::text || '","metadata":' || p_metadata
+            || ',"revision":"' || p_revision::text || '","streamId":' || to_json(p_stream_id)::text
+            || ',"type":' || to_json(p_type)::text || '}',
+          'UTF8')), 'hex')
+      $fn$;
+
+      CREATE FUNCTION ${s}.append_batch_packed(
+        p_write_counts int[],
+        p_stream_ids text[], p_categories text[], p_expected text[], p_event_counts int[],
+        p_event_ids uuid[], p_types text[], p_packed_data text, p_packed_metadata text,
+        p_shared_ids uuid[]
+      ) RETURNS TABLE (r_request int, r_status text, r_stream_id text, r_revision bigint, r_position bigint, r_detail text)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_xid bigint := pg_current_xact_id()::text::bigint;
+        v_event_total int := coalesce(array_length(p_event_ids, 1), 0);
+        v_next bigint;
+        v_limit bigint;
+        v_head_ids text[];
+        v_head_revisions bigint[];
+        v_head_hashes text[];
+        v_head_written boolean[];
+        v_write_heads int[];
+        v_existing uuid[];
+        v_claimed uuid[] := '{}';
+        v_check_ids boolean;
+        v_positions bigint[] := array_fill(NULL::bigint, ARRAY[v_event_total]);
+        v_streams text[] := array_fill(NULL::text, ARRAY[v_event_total]);
+        v_revisions bigint[] := array_fill(NULL::bigint, ARRAY[v_event_total]);
+        v_categories text[] := array_fill(NULL::text, ARRAY[v_event_total]);
+        v_hashes text[] := array_fill(NULL::text, ARRAY[v_event_total]);
+        v_write int := 0;
+        v_event int := 0;
+        v_request_events int;
+        v_refused boolean;
+        v_skipped boolean := false;
+        v_duplicate uuid;
+        v_head int;
+        v_revision bigint;
+        v_hash text;
+        v_expected text;
+        v_data text[] := string_to_array(p_packed_data, chr(1));
+        v_metadata text[] := string_to_array(p_packed_metadata, chr(1));
+      BEGIN
+        IF coalesce(array_length(v_data, 1), 0) <> v_event_total OR coalesce(array_length(v_metadata, 1), 0) <> v_event_total THEN
+          RAISE EXCEPTION 'append_batch_packed: % event ids but % data and % metadata texts',
+            v_event_total, coalesce(array_length(v_data, 1), 0), coalesce(array_length(v_metadata, 1), 0);
+        END IF;
+        WITH locked AS (
+          INSERT INTO ${s}.streams AS st (stream_id, revision, last_hash)
+          SELECT d.id, -1, '' FROM (SELECT DISTINCT u.id FROM unnest(p_stream_ids) AS u(id)) d ORDER BY d.id COLLATE "C"
+          ON CONFLICT (stream_id) DO UPDATE SET revision = st.revision
+          RETURNING st.stream_id, st.revision, st.last_hash
+        ), heads AS (
+          SELECT l.stream_id, l.revision, l.last_hash, (row_number() OVER ())::int AS head FROM locked l
+        )
+        SELECT (SELECT array_agg(h.stream_id ORDER BY h.head) FROM heads h),
+               (SELECT array_agg(h.revision ORDER BY h.head) FROM heads h),
+               (SELECT array_agg(h.last_hash ORDER BY h.head) FROM heads h),
+               (SELECT array_agg(h.head ORDER BY w.ord)
+                  FROM unnest(p_stream_ids) WITH ORDINALITY AS w(id, ord) JOIN heads h ON h.stream_id = w.id)
+          INTO v_head_ids, v_head_revisions, v_head_hashes, v_write_heads;
+        v_head_written := array_fill(false, ARRAY[array_length(v_head_ids, 1)]);
+
+        -- One lookup for every id of the batch already in the log.
+        SELECT array_agg(e.event_id) INTO v_existing FROM ${s}.events e WHERE e.event_id = ANY(p_event_ids);
+        v_check_ids := v_existing IS NOT NULL OR cardinality(p_shared_ids) > 0;
+
+        -- Positions: transaction id × 2^16 + index, continuing after earlier appends of this transaction.
+        v_limit := (v_xid + 1) * 65536;
+        SELECT coalesce(max(e.position) + 1, v_xid * 65536) INTO v_next FROM ${s}.events e
+         WHERE e.position >= v_xid * 65536 AND e.position < v_limit;
+
+        FOR r IN 1 .. coalesce(array_length(p_write_counts, 1), 0) LOOP
+          v_refused := false;
+          v_request_events := 0;
+          -- Expectations, in the request's order, against the heads as the earlier requests left them.
+          FOR w IN v_write + 1 .. v_write + p_write_counts[r] LOOP
+            v_request_events := v_request_events + p_event_counts[w];
+            CONTINUE WHEN v_refused;
+            v_revision := v_head_revisions[v_write_heads[w]];
+            v_expected := p_expected[w];
+            IF NOT (v_expected = 'any'
+                 OR (v_expected = 'no_stream' AND v_revision < 0)
+                 OR (v_expected = 'stream_exists' AND v_revision >= 0)
+                 OR (v_expected ~ '^[0-9]+$' AND v_revision = v_expected::bigint)) THEN
+              v_refused := true;
+              r_request := r; r_status := 'conflict'; r_stream_id := p_stream_ids[w]; r_revision := NULL; r_position := NULL;
+              r_detail := CASE WHEN v_revision < 0 THEN 'no_stream' ELSE v_revision::text END;
+              RETURN NEXT;
+            END IF;
+          END LOOP;
+          -- Event ids already in the log, or written by an earlier request of this batch.
+          IF NOT v_refused AND v_check_ids THEN
+            SELECT u.id INTO v_duplicate
+              FROM unnest(p_event_ids[v_event + 1 : v_event + v_request_events]) WITH ORDINALITY AS u(id, ord)
+             WHERE u.id = ANY(v_existing) OR u.id = ANY(v_claimed)
+             ORDER BY u.ord LIMIT 1;
+            IF FOUND THEN
+              v_refused := true;
+              r_request := r; r_status := 'duplicate'; r_stream_id := NULL; r_revision := NULL; r_position := NULL;
+              r_detail := v_duplicate::text;
+              RETURN NEXT;
+            END IF;
+          END IF;
+
+          IF v_refused THEN
+            v_skipped := true;
+            v_event := v_event + v_request_events;
+          ELSE
+            IF cardinality(p_shared_ids) > 0 THEN
+              v_claimed := v_claimed || ARRAY(SELECT u.id FROM unnest(p_event_ids[v_event + 1 : v_event + v_request_events]) AS u(id)
+                                                WHERE u.id = ANY(p_shared_ids));
+            END IF;
+            FOR w IN v_write + 1 .. v_write + p_write_counts[r] LOOP
+              v_head := v_write_heads[w];
+              v_revision := v_head_revisions[v_head];
+              v_hash := CASE WHEN v_revision < 0 THEN '' ELSE v_head_hashes[v_head] END;
+              FOR j IN 1 .. p_event_counts[w] LOOP
+                IF v_next >= v_limit THEN
+                  RAISE EXCEPTION USING ERRCODE = 'LX413', MESSAGE = 'more than 65536 events in one transaction';
+                END IF;
+                v_event := v_event + 1;
+                v_revision := v_revision + 1;
+                v_hash := ${s}.event_hash(v_hash, p_stream_ids[w], v_revision, p_event_ids[v_event], p_types[v_event],
+                                          v_data[v_event], v_metadata[v_event]);
+                v_positions[v_event] := v_next;
+                v_streams[v_event] := p_stream_ids[w];
+                v_revisions[v_event] := v_revision;
+                v_categories[v_event] := p_categories[w];
+                v_hashes[v_event] := v_hash;
+                v_next := v_next + 1;
+              END LOOP;
+              v_head_revisions[v_head] := v_revision;
+              v_head_hashes[v_head] := v_hash;
+              v_head_written[v_head] := true;
+              r_request := r; r_status := 'ok'; r_stream_id := p_stream_ids[w]; r_revision := v_revision;
+              r_position := v_next - 1; r_detail := NULL;
+              RETURN NEXT;
+            END LOOP;
+          END IF;
+          v_write := v_write + p_write_counts[r];
+        END LOOP;
+
+        INSERT INTO ${s}.events (position, event_id, stream_id, revision, category, type, data, metadata, hash)
+        SELECT u.position, u.event_id, u.stream_id, u.revision, u.category, u.type, u.data::jsonb, u.metadata::jsonb, u.hash
+          FROM unnest(v_positions, p_event_ids, v_streams, v_revisions, v_categories, p_types, v_data, v_metadata, v_hashes)
+               AS u(position, event_id, stream_id, revision, category, type, data, metadata, hash)
+         WHERE u.position IS NOT NULL;
+        UPDATE ${s}.streams AS st SET revision = u.revision, last_hash = u.hash
+          FROM unnest(v_head_ids, v_head_revisions, v_head_hashes, v_head_written) AS u(stream_id, revision, hash, written)
+         WHERE u.written AND st.stream_id = u.stream_id;
+        IF v_skipped THEN
+          -- Heads this statement created for requests it then skipped: no placeholder may outlive it.
+          DELETE FROM ${s}.streams AS st
+           USING unnest(v_head_ids, v_head_revisions) AS u(stream_id, revision)
+           WHERE u.revision < 0 AND st.stream_id = u.stream_id;
+        END IF;
+      END
+      $fn$;
+    `,
+  },
 ];
 
 /**
