@@ -48,6 +48,18 @@ export interface CaptureHoldToWalletCommand {
 
 /** Longest a hold may be placed for. */
 export const MAX_HOLD_DURATION_MS = 30 * 24 * 60 * 60 * 1000;
+/**
+ * Open holds one wallet may carry at once; another is refused HOLD_LIMIT_REACHED. Bounds the
+ * wallet's state (and its snapshot, ADR 0006) whatever a caller does.
+ */
+export const MAX_OPEN_HOLDS_PER_WALLET = 1_000;
+/**
+ * Resolved hold ids a wallet remembers, most recent first, to answer HOLD_ALREADY_RESOLVED; an
+ * older resolved hold is answered HOLD_NOT_FOUND. Either way it can never be captured or released
+ * again (it is no longer open), and hold ids are random UUIDs the ledger assigns, so a forgotten
+ * id is never placed again. Bounds the state and snapshot of a wallet that has seen many holds.
+ */
+export const MAX_REMEMBERED_RESOLVED_HOLDS = 1_000;
 /** Bounds on free-text fields stored in events. */
 export const MAX_REFERENCE_LENGTH = 140;
 export const MAX_FREEZE_REASON_LENGTH = 200;

@@ -1,4 +1,6 @@
 import { givenWallet } from './testing/wallet-spec';
+import { MAX_OPEN_HOLDS_PER_WALLET, MAX_REMEMBERED_RESOLVED_HOLDS } from './wallet.commands';
+import { decodeWalletSnapshot, encodeWalletSnapshot } from './wallet.snapshot';
 import type { WalletEvent } from './wallet.events';
 import { availableMinor, foldWallet, type ExistingWallet } from './wallet.state';
 
@@ -107,6 +109,32 @@ describe('wallet decider: holds', () => {
     givenWallet([...base, holdPlaced('h1', 400n), capturedEvent]).when({ type: 'ReleaseHold', walletId: W, holdId: 'h1' }, ctx).thenRejects('HOLD_ALREADY_RESOLVED');
     givenWallet([...base, holdPlaced('h1', 400n)]).when({ ...capture, amount: usd(401n) }, ctx).thenRejects('CAPTURE_EXCEEDS_HOLD');
     givenWallet(base).when(capture, ctx).thenRejects('HOLD_NOT_FOUND');
+  });
+
+  it('caps open holds per wallet at MAX_OPEN_HOLDS_PER_WALLET (HOLD_LIMIT_REACHED); resolving one makes room', () => {
+    const holds = Array.from({ length: MAX_OPEN_HOLDS_PER_WALLET }, (_, i) => holdPlaced(`h${i}`, 1n));
+    const place = { type: 'PlaceHold' as const, walletId: W, holdId: 'one-more', amount: usd(1n), expiresAt: new Date('2026-11-22T10:00:00.000Z') };
+    givenWallet([...base, ...holds]).when(place, ctx).thenRejects('HOLD_LIMIT_REACHED');
+    const released: WalletEvent = { type: 'HoldReleased', data: { walletId: W, holdId: 'h0', releasedMinor: '1', currency: 'USD', releasedAt: at } };
+    givenWallet([...base, ...holds, released]).when(place, ctx).then([holdPlaced('one-more', 1n)]);
+  });
+
+  it('remembers the latest MAX_REMEMBERED_RESOLVED_HOLDS resolved holds; an older one is HOLD_NOT_FOUND and still never resolves again', () => {
+    const count = MAX_REMEMBERED_RESOLVED_HOLDS + 1;
+    const history: WalletEvent[] = [...base];
+    for (let i = 0; i < count; i += 1) {
+      history.push(holdPlaced(`r${i}`, 1n));
+      history.push({ type: 'HoldReleased', data: { walletId: W, holdId: `r${i}`, releasedMinor: '1', currency: 'USD', releasedAt: at } });
+    }
+    const state = foldWallet(history) as ExistingWallet;
+    expect(state.resolvedHoldIds.size).toBe(MAX_REMEMBERED_RESOLVED_HOLDS);
+    expect(state.resolvedHoldIds.has('r0')).toBe(false);
+    givenWallet(history).when({ type: 'ReleaseHold', walletId: W, holdId: 'r0' }, ctx).thenRejects('HOLD_NOT_FOUND');
+    givenWallet(history).when({ type: 'ReleaseHold', walletId: W, holdId: 'r1' }, ctx).thenRejects('HOLD_ALREADY_RESOLVED');
+    givenWallet(history).when({ type: 'ReleaseHold', walletId: W, holdId: `r${count - 1}` }, ctx).thenRejects('HOLD_ALREADY_RESOLVED');
+    // A snapshot written before the bound held every id: decoding keeps exactly what replay keeps.
+    const unbounded = { ...encodeWalletSnapshot(state), resolvedHoldIds: Array.from({ length: count }, (_, i) => `r${i}`) };
+    expect([...(decodeWalletSnapshot(unbounded) as ExistingWallet).resolvedHoldIds]).toEqual([...state.resolvedHoldIds]);
   });
 
   it('releases, and expires only at or after the deadline; an expired hold cannot be captured', () => {

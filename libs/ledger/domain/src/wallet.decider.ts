@@ -4,6 +4,7 @@ import { holdNotFound, invalidCommand, LedgerRejection, walletNotFound } from '.
 import {
   MAX_FREEZE_REASON_LENGTH,
   MAX_HOLD_DURATION_MS,
+  MAX_OPEN_HOLDS_PER_WALLET,
   MAX_REFERENCE_LENGTH,
   type CaptureHoldToWalletCommand,
   type CommandContext,
@@ -67,6 +68,12 @@ export function decideWallet(command: WalletCommand, state: WalletState, context
       }
       if (wallet.openHolds.has(command.holdId) || wallet.resolvedHoldIds.has(command.holdId)) {
         throw new LedgerRejection('HOLD_ALREADY_EXISTS', `Hold ${command.holdId} already exists on wallet ${wallet.walletId}`, { holdId: command.holdId });
+      }
+      if (wallet.openHolds.size >= MAX_OPEN_HOLDS_PER_WALLET) {
+        throw new LedgerRejection('HOLD_LIMIT_REACHED', `Wallet ${wallet.walletId} already has ${MAX_OPEN_HOLDS_PER_WALLET} open holds; capture or release one first`, {
+          walletId: wallet.walletId,
+          limit: String(MAX_OPEN_HOLDS_PER_WALLET),
+        });
       }
       requireAvailable(wallet, command.amount);
       return [{

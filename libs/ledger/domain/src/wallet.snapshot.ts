@@ -1,5 +1,6 @@
 import { InvariantViolationError } from '@ledger/errors';
 import { isCurrencyCode, minorFromText } from '@ledger/money';
+import { MAX_REMEMBERED_RESOLVED_HOLDS } from './wallet.commands';
 import type { WalletState } from './wallet.state';
 
 /** A wallet's state as plain JSON (bigints as decimal strings), for snapshots. */
@@ -51,7 +52,8 @@ export function decodeWalletSnapshot(data: Record<string, unknown>): WalletState
         { holdId: hold.holdId, amountMinor: minorFromText(hold.amountMinor), expiresAt: hold.expiresAt },
       ]),
     ),
-    resolvedHoldIds: new Set(resolved as string[]),
+    // Oldest first, as encoded; a snapshot written before the bound keeps only the ids replay would.
+    resolvedHoldIds: new Set((resolved as string[]).slice(-MAX_REMEMBERED_RESOLVED_HOLDS)),
   };
 }
 

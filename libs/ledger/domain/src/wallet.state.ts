@@ -1,5 +1,6 @@
 import { InvariantViolationError } from '@ledger/errors';
 import { minorFromText, type CurrencyCode } from '@ledger/money';
+import { MAX_REMEMBERED_RESOLVED_HOLDS } from './wallet.commands';
 import type { WalletEvent } from './wallet.events';
 
 export interface OpenHold {
@@ -20,7 +21,7 @@ export type WalletState =
       /** Reserved by open holds; available = balance − held, never negative. */
       readonly heldMinor: bigint;
       readonly openHolds: ReadonlyMap<string, OpenHold>;
-      /** Holds that were captured, released or expired: each resolves at most once. */
+      /** The latest MAX_REMEMBERED_RESOLVED_HOLDS holds captured, released or expired, oldest first. */
       readonly resolvedHoldIds: ReadonlySet<string>;
     };
 
@@ -77,7 +78,7 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       if (!hold) throw corrupt(event, `hold ${event.data.holdId} is not open`);
       const openHolds = new Map(state.openHolds);
       openHolds.delete(event.data.holdId);
-      const resolvedHoldIds = new Set(state.resolvedHoldIds).add(event.data.holdId);
+      const resolvedHoldIds = rememberResolved(state.resolvedHoldIds, event.data.holdId);
       const captured = event.type === 'HoldCaptured' ? minorFromText(event.data.capturedMinor) : 0n;
       return {
         ...state,
@@ -92,6 +93,13 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       throw corrupt(unknownEvent as WalletEvent, 'unknown event type');
     }
   }
+}
+
+/** The resolved ids plus one, forgetting the oldest beyond MAX_REMEMBERED_RESOLVED_HOLDS. */
+function rememberResolved(resolved: ReadonlySet<string>, holdId: string): ReadonlySet<string> {
+  const next = new Set(resolved).add(holdId);
+  if (next.size > MAX_REMEMBERED_RESOLVED_HOLDS) next.delete(next.values().next().value as string);
+  return next;
 }
 
 export function foldWallet(events: readonly WalletEvent[], state: WalletState = initialWalletState): WalletState {
