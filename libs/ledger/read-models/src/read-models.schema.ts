@@ -1,0 +1,148 @@
+import { applyMigrations, type SchemaMigration } from '@ledger/infra';
+import type { Pool, PoolClient } from 'pg';
+
+/**
+ * The read models' PostgreSQL layout (ADR 0007). Tables of one projection version carry the
+ * suffix `_v<n>`; a rebuild fills version n+1 beside the live version n and then switches
+ * `projection_state.live_version`. Queries and the live projector resolve the live version.
+ */
+
+export const DEFAULT_READ_MODELS_SCHEMA = 'read_models';
+/** The wallet projection: balances, history and directory share one version and one watermark. */
+export const WALLETS_PROJECTION = 'wallets';
+/** Versions are small positive integers; a bound keeps table names short and typos loud. */
+export const MAX_PROJECTION_VERSION = 9_999;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertReadModelsSchema(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`Invalid read-models schema name '${schema.slice(0, 80)}': use lower-case letters, digits and _`);
+}
+
+export function assertProjectionVersion(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 1 || version > MAX_PROJECTION_VERSION) {
+    throw new RangeError(`Projection version must be an integer from 1 to ${MAX_PROJECTION_VERSION}, got ${String(version)}`);
+  }
+}
+
+/** Fully qualified names of one version's tables. */
+export interface WalletReadModelTables {
+  readonly version: number;
+  readonly balances: string;
+  readonly history: string;
+  readonly directory: string;
+  readonly watermarks: string;
+}
+
+export function walletTables(schema: string, version: number): WalletReadModelTables {
+  assertReadModelsSchema(schema);
+  assertProjectionVersion(version);
+  return {
+    version,
+    balances: `${schema}.wallet_balances_v${version}`,
+    history: `${schema}.wallet_history_v${version}`,
+    directory: `${schema}.wallet_directory_v${version}`,
+    watermarks: `${schema}.projection_watermarks_v${version}`,
+  };
+}
+
+/** Append-only list: never edit a released migration, add a new one. */
+export const READ_MODEL_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    name: 'projection_state',
+    // One row per projection: the version queries read, the version a rebuild is filling (if
+    // any) and its progress. Version tables are created by createWalletTables, not here: a new
+    // layout is a new version, filled by a rebuild.
+    sql: (s) => `
+      CREATE TABLE ${s}.projection_state (
+        projection       text PRIMARY KEY,
+        live_version     int NOT NULL CHECK (live_version >= 1),
+        building_version int CHECK (building_version IS NULL OR building_version > live_version),
+        build_started_at timestamptz,
+        build_position   bigint,
+        build_target     bigint,
+        build_events     bigint,
+        stopped_reason   text,
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];
+
+export async function migrateReadModels(pool: Pool, schema: string = DEFAULT_READ_MODELS_SCHEMA): Promise<number[]> {
+  assertReadModelsSchema(schema);
+  return applyMigrations(pool, { schema, historyTable: 'schema_migrations', lockName: 'read-model-migrations', migrations: READ_MODEL_MIGRATIONS });
+}
+
+/**
+ * Creates one version's tables if they do not exist (idempotent, safe to race).
+ *
+ * - balances: one row per wallet, as of its `stream_revision` (the last applied event of its
+ *   stream) and that event's `global_position`. available = balance − held.
+ * - history: one row per event of the wallet stream (lifecycle events too, amount 0), with the
+ *   signed effect on the balance and the balances after it, so a balance at a position or time
+ *   is the last row at or before it.
+ * - directory: wallets by owner.
+ * - watermarks: per source partition (embedded: one row, source 'store'), the position up to which
+ *   every event has been applied; the projection's watermark is the minimum over its rows.
+ */
+export async function createWalletTables(client: Pool | PoolClient, schema: string, version: number): Promise<WalletReadModelTables> {
+  const t = walletTables(schema, version);
+  const v = `v${version}`;
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS ${t.balances} (
+      wallet_id        text PRIMARY KEY,
+      owner_id         text NOT NULL,
+      currency         text NOT NULL,
+      status           text NOT NULL,
+      balance_minor    numeric(39, 0) NOT NULL,
+      held_minor       numeric(39, 0) NOT NULL,
+      stream_revision  bigint NOT NULL,
+      global_position  bigint NOT NULL,
+      updated_at       timestamptz NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ${t.history} (
+      wallet_id        text NOT NULL,
+      stream_revision  bigint NOT NULL,
+      event_id         uuid NOT NULL UNIQUE,
+      global_position  bigint NOT NULL,
+      recorded_at      timestamptz NOT NULL,
+      type             text NOT NULL,
+      amount_minor     numeric(39, 0) NOT NULL,
+      balance_after    numeric(39, 0) NOT NULL,
+      held_after       numeric(39, 0) NOT NULL,
+      currency         text NOT NULL,
+      counterparty     text,
+      transaction_id   text,
+      hold_id          text,
+      reference        text,
+      idempotency_key  text,
+      correlation_id   text,
+      PRIMARY KEY (wallet_id, stream_revision)
+    );
+    CREATE INDEX IF NOT EXISTS wallet_history_${v}_by_position ON ${t.history} (wallet_id, global_position);
+    CREATE INDEX IF NOT EXISTS wallet_history_${v}_by_time ON ${t.history} (wallet_id, recorded_at, stream_revision);
+    CREATE TABLE IF NOT EXISTS ${t.directory} (
+      wallet_id        text PRIMARY KEY,
+      owner_id         text NOT NULL,
+      currency         text NOT NULL,
+      status           text NOT NULL,
+      opened_at        timestamptz NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS wallet_directory_${v}_by_owner ON ${t.directory} (owner_id, wallet_id);
+    CREATE TABLE IF NOT EXISTS ${t.watermarks} (
+      source           text PRIMARY KEY,
+      position         bigint NOT NULL,
+      updated_at       timestamptz NOT NULL DEFAULT now()
+    );
+  `);
+  return t;
+}
+
+/** The live version of a projection, or undefined before its first start. */
+export async function liveVersion(client: Pool | PoolClient, schema: string, projection: string = WALLETS_PROJECTION): Promise<number | undefined> {
+  assertReadModelsSchema(schema);
+  const { rows } = await client.query<{ live_version: number }>(`SELECT live_version FROM ${schema}.projection_state WHERE projection = $1`, [projection]);
+  return rows[0]?.live_version;
+}
