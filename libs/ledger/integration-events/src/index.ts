@@ -1,1 +1,3 @@
-export {};
+export * from './integration-event.errors';
+export * from './ledger-message.codec';
+export * from './ledger-topics';

@@ -7,7 +7,7 @@ import { waitFor } from '../../testing/src/wait-for';
 import { createKafka, type KafkaLogEntry } from './kafka-client.factory';
 import { KafkaBusPublisher } from './kafka-bus.publisher';
 import { KafkaBusSubscriber } from './kafka-bus.subscriber';
-import { ensureTopics } from './kafka-topics.admin';
+import { ensureTopics, topicPartitionCount } from './kafka-topics.admin';
 
 function kafkaBrokers(): string {
   const brokers = process.env['KAFKA_BROKERS'];
@@ -146,6 +146,49 @@ describe('kafka bus adapter specifics', () => {
       await running.stop();
       await publisher.close();
     }
+  }, 60_000);
+
+  it('sends a message with an explicit partition there, whatever its key', async () => {
+    const topic = await newTopic(3);
+    const publisher = new KafkaBusPublisher(kafka);
+    try {
+      // One key for all three: without the partition they would all land in the key's partition.
+      await publisher.publish(topic, [0, 1, 2].map((partition) => ({ key: 'same-key', value: `to-${partition}`, partition })));
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets.sort((a, b) => a.partition - b.partition).map((o) => o.high)).toEqual(['1', '1', '1']);
+    } finally {
+      await publisher.close();
+    }
+  }, 60_000);
+
+  it('refuses a partition the topic does not have, or that is no partition number, with INVALID_MESSAGE and sends nothing of the call', async () => {
+    const topic = await newTopic(2);
+    const publisher = new KafkaBusPublisher(kafka, { retries: 1 });
+    try {
+      for (const partition of [-1, 1.5, Number.NaN, 1_000]) {
+        await expect(publisher.publish(topic, [{ key: 'k', value: 'v', partition }])).rejects.toMatchObject({ code: 'INVALID_MESSAGE' });
+      }
+      // Partition 2 passes the static check; kafkajs alone would drop it silently and resolve.
+      const error = await publisher.publish(topic, [{ key: 'k', value: 'ok', partition: 0 }, { key: 'k', value: 'nowhere', partition: 2 }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(BusError);
+      expect(error).toMatchObject({ code: 'INVALID_MESSAGE', message: expect.stringMatching(/has 2 partition\(s\); a message names partition 2/) });
+      expect((await admin.fetchTopicOffsets(topic)).map((o) => o.high)).toEqual(['0', '0']);
+      // The publisher still works afterwards.
+      await publisher.publish(topic, [{ key: 'k', value: 'after', partition: 1 }]);
+      expect((await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((o) => o.high)).toEqual(['0', '1']);
+    } finally {
+      await publisher.close();
+    }
+  }, 60_000);
+
+  it('topicPartitionCount reads a topic\'s partition count and names a missing topic', async () => {
+    const topic = await newTopic(3);
+    expect(await topicPartitionCount(admin, topic)).toBe(3);
+    await expect(topicPartitionCount(admin, `missing.${suffix()}`)).rejects.toMatchObject({ code: 'INVALID_TOPIC' });
+    await expect(topicPartitionCount(admin, 'bad topic')).rejects.toMatchObject({ code: 'INVALID_TOPIC' });
   }, 60_000);
 
   it('ensureTopics is idempotent and refuses an existing topic with another partition count', async () => {

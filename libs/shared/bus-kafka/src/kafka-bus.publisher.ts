@@ -1,5 +1,6 @@
 import { assertTopic, BusError, type BusPublisher, type OutgoingMessage } from '@ledger/bus';
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type ICustomPartitioner, type Kafka, type Message, type Producer } from 'kafkajs';
+import { MAX_PARTITIONS } from './kafka-topics.admin';
 
 export interface KafkaBusPublisherOptions {
   /** How long the partition leader waits for in-sync replicas before answering, default 30000. */
@@ -47,9 +48,10 @@ export class KafkaBusPublisher implements BusPublisher {
 
   /**
    * @throws BusError INVALID_TOPIC for a malformed topic name, INVALID_MESSAGE for a malformed
-   *   message (nothing of the call is sent), PUBLISH_FAILED when the broker did not acknowledge
-   *   (unknown topic, broker down, timeout, publisher closed); then some messages may have
-   *   been written.
+   *   message, including a partition that is not an integer in [0, MAX_PARTITIONS) or that the
+   *   topic does not have (nothing of the call is sent); PUBLISH_FAILED when the broker did not
+   *   acknowledge (unknown topic, broker down, timeout, publisher closed); then some messages
+   *   may have been written.
    */
   async publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     assertTopic(topic);
@@ -74,6 +76,8 @@ export class KafkaBusPublisher implements BusPublisher {
       });
     } catch (error) {
       this.discard(producerPromise);
+      const refused = busErrorIn(error); // from checkedPartitioner, maybe wrapped by kafkajs: nothing was sent
+      if (refused) throw refused;
       throw new BusError('PUBLISH_FAILED', `Publishing ${records.length} message(s) to '${topic}' was not acknowledged: ${messageOf(error)}`, {
         cause: error,
       });
@@ -93,7 +97,7 @@ export class KafkaBusPublisher implements BusPublisher {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: checkedPartitioner,
         retry: { initialRetryTime: 100, maxRetryTime: 2_000, factor: 0.2, multiplier: 2, retries: this.retries },
       });
       await producer.connect();
@@ -119,6 +123,10 @@ export class KafkaBusPublisher implements BusPublisher {
         throw new BusError('INVALID_MESSAGE', `${where}: key must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
       }
       if (typeof message.value !== 'string') throw new BusError('INVALID_MESSAGE', `${where}: value must be a string`);
+      const partition = message.partition;
+      if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS)) {
+        throw new BusError('INVALID_MESSAGE', `${where}: partition must be an integer from 0 to ${MAX_PARTITIONS - 1}; got ${String(partition).slice(0, 40)}`);
+      }
       const headers: Record<string, string> = {};
       if (message.headers !== undefined) {
         if (typeof message.headers !== 'object' || message.headers === null) {
@@ -135,9 +143,41 @@ export class KafkaBusPublisher implements BusPublisher {
           headers[name] = value;
         }
       }
-      return { key: message.key, value: message.value, headers };
+      return { key: message.key, value: message.value, headers, ...(partition === undefined ? {} : { partition }) };
     });
   }
+}
+
+/**
+ * The Java-compatible murmur2 partitioner, refusing an explicit partition the topic does not
+ * have: kafkajs would otherwise drop such messages silently and still resolve the send. It runs
+ * while kafkajs groups the call's messages, before any request, so a refusal sends nothing.
+ */
+const checkedPartitioner: ICustomPartitioner = () => {
+  const partition = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const chosen = partition(args);
+    if (!args.partitionMetadata.some((metadata) => metadata.partitionId === chosen)) {
+      const error = new BusError(
+        'INVALID_MESSAGE',
+        `Topic '${args.topic}' has ${args.partitionMetadata.length} partition(s); a message names partition ${chosen}`,
+      );
+      // kafkajs's retrier must not retry this: it can never succeed.
+      Object.assign(error, { retriable: false });
+      throw error;
+    }
+    return chosen;
+  };
+};
+
+/** A BusError somewhere in kafkajs's chain of wrapped causes (bounded walk). */
+function busErrorIn(error: unknown): BusError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof BusError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function assertIntegerIn(name: string, value: number, min: number, max: number): void {

@@ -58,3 +58,25 @@ export async function ensureTopics(
     }
   }
 }
+
+/**
+ * How many partitions a topic has, from fresh cluster metadata: what a producer needs to send
+ * one message to every partition (the relay's watermarks).
+ * @throws BusError INVALID_TOPIC for a malformed name or a topic that does not exist; kafkajs
+ *   errors as raised when the broker cannot be reached.
+ */
+export async function topicPartitionCount(admin: Admin, topic: string): Promise<number> {
+  assertTopic(topic);
+  let metadata: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
+  try {
+    metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+  } catch (error) {
+    if ((error as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      throw new BusError('INVALID_TOPIC', `Topic '${topic}' does not exist`, { cause: error });
+    }
+    throw error;
+  }
+  const count = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  if (count === 0) throw new BusError('INVALID_TOPIC', `Topic '${topic}' does not exist`);
+  return count;
+}

@@ -14,6 +14,12 @@ export interface OutgoingMessage {
   /** UTF-8 text, normally JSON of a versioned integration-event contract. */
   readonly value: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Sends the message to this partition instead of the key's. For messages every partition must
+   * see (the relay's watermarks); ordinary messages leave it out so the key keeps their order.
+   * An integer from 0 to the topic's partition count - 1; the embedded bus has only partition 0.
+   */
+  readonly partition?: number;
 }
 
 /** A message as a consumer receives it. */

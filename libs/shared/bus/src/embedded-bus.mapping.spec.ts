@@ -91,6 +91,13 @@ describe('embedded bus mapping: messages', () => {
     expect(codeOf(() => validateOutgoingMessages([{ key: 'k', value: 'v' }, { key: 'k', value: 'v' }], 1))).toBe('INVALID_MESSAGE');
   });
 
+  it('accepts partition 0 or none, and refuses any other partition with INVALID_MESSAGE (one partition per topic)', () => {
+    expect(validateOutgoingMessages([{ key: 'k', value: 'v', partition: 0 }, { key: 'k', value: 'v' }], 10)).toHaveLength(2);
+    for (const partition of [1, -1, 0.5, Number.NaN, '0' as unknown as number]) {
+      expect({ partition, code: codeOf(() => validateOutgoingMessages([{ key: 'k', value: 'v', partition }], 10)) }).toEqual({ partition, code: 'INVALID_MESSAGE' });
+    }
+  });
+
   it('keeps a header named __proto__ as a header', () => {
     const headers = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;
     const [normalised] = validateOutgoingMessages([{ key: 'k', value: 'v', headers }], 10);

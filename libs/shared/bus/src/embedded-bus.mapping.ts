@@ -121,6 +121,9 @@ export function validateOutgoingMessages(messages: readonly OutgoingMessage[], m
     assertStorableText(message.key, `${where}: key`);
     if (typeof message.value !== 'string') throw new BusError('INVALID_MESSAGE', `${where}: value must be a string`);
     assertStorableText(message.value, `${where}: value`);
+    if (message.partition !== undefined && message.partition !== 0) {
+      throw new BusError('INVALID_MESSAGE', `${where}: partition must be 0 or absent (the embedded bus has one partition per topic); got ${String(message.partition).slice(0, 40)}`);
+    }
     const entries: Array<[string, string]> = [];
     if (message.headers !== undefined) {
       if (typeof message.headers !== 'object' || message.headers === null || Array.isArray(message.headers)) {
