@@ -13,6 +13,9 @@ import {
 } from '@ledger/nest';
 import { join } from 'node:path';
 import { createLedgerGrpcImplementation, LEDGER_GRPC_SERVICE_NAME } from './grpc/ledger.grpc.handlers';
+import { WALLET_READ_MODEL_QUERIES } from './queries/queries.tokens';
+import { createWalletQueryGrpcImplementation, WALLET_QUERY_GRPC_SERVICE_NAME } from './queries/wallet-queries.grpc.handlers';
+import type { WalletReadModelQueriesService } from './queries/wallet-read-model-queries.service';
 import { WALLET_COMMANDS, WALLET_QUERIES } from './ledger.tokens';
 import type { WalletCommandsService } from './wallets/wallet-commands.service';
 import type { WalletQueriesService } from './wallets/wallet-queries.service';
@@ -34,7 +37,10 @@ export interface LedgerApp {
 }
 
 /** proto/ at the repository root, found from this file (source tree or container image alike). */
-const LEDGER_PROTO = join(__dirname, '..', '..', '..', 'proto', 'ledger', 'v1', 'ledger.proto');
+const PROTO_ROOT = join(__dirname, '..', '..', '..', 'proto');
+const LEDGER_PROTO = join(PROTO_ROOT, 'ledger', 'v1', 'ledger.proto');
+/** Imports ledger/v1/ledger.proto (WalletStatus): resolved through includeDirs = PROTO_ROOT. */
+const WALLET_QUERIES_PROTO = join(PROTO_ROOT, 'ledger', 'v1', 'wallet_queries.proto');
 
 /** Builds and starts the ledger service: event store first, then HTTP. Used by main.ts and tests. */
 export async function startLedgerApp(config: LedgerConfig, logger = new JsonLogger('ledger', config.logLevel)): Promise<LedgerApp> {
@@ -49,9 +55,12 @@ export async function startLedgerApp(config: LedgerConfig, logger = new JsonLogg
     setupOpenApi(app, { title: 'Ledger', version: '1', path: 'docs' });
     app.enableShutdownHooks();
     await app.listen(config.http.port, config.http.host);
+    // One set of handlers (and metrics) for every service on the server.
+    const grpcHandlers = createGrpcHandlers({ metrics: createGrpcMetrics(registry), logger });
     grpc = await startGrpcServer({
       ...config.grpc,
-      protoFiles: [LEDGER_PROTO],
+      protoFiles: [LEDGER_PROTO, WALLET_QUERIES_PROTO],
+      includeDirs: [PROTO_ROOT],
       services: [
         {
           name: LEDGER_GRPC_SERVICE_NAME,
@@ -61,7 +70,15 @@ export async function startLedgerApp(config: LedgerConfig, logger = new JsonLogg
             pins: runtime.pins,
             verifier: runtime.verifier,
             clock: () => new Date(),
-            handlers: createGrpcHandlers({ metrics: createGrpcMetrics(registry), logger }),
+            handlers: grpcHandlers,
+          }),
+        },
+        {
+          name: WALLET_QUERY_GRPC_SERVICE_NAME,
+          implementation: createWalletQueryGrpcImplementation({
+            queries: app.get<WalletReadModelQueriesService>(WALLET_READ_MODEL_QUERIES),
+            verifier: runtime.verifier,
+            handlers: grpcHandlers,
           }),
         },
       ],

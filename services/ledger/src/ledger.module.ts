@@ -5,6 +5,9 @@ import type { LedgerConfig } from './config/ledger.config';
 import type { EventStoreRuntime } from './event-store.runtime';
 import { HealthHttpController } from './health/health.http.controller';
 import { EVENT_STORE_RUNTIME, LEDGER_CLOCK, LEDGER_CONFIG, PIN_SERVICE, WALLET_COMMANDS, WALLET_QUERIES } from './ledger.tokens';
+import { WALLET_READ_MODEL_QUERIES } from './queries/queries.tokens';
+import { WalletQueriesHttpController } from './queries/wallet-queries.http.controller';
+import { createWalletReadModelQueries } from './queries/wallet-queries.wiring';
 import { PinServiceGate } from './wallets/pin-gate';
 import { WalletCommandsService } from './wallets/wallet-commands.service';
 import { WalletQueriesService } from './wallets/wallet-queries.service';
@@ -29,7 +32,7 @@ export class LedgerModule implements BeforeApplicationShutdown, OnApplicationShu
     return {
       module: LedgerModule,
       imports: [AuthModule.forVerifier(runtime.verifier)],
-      controllers: [HealthHttpController, WalletsHttpController],
+      controllers: [HealthHttpController, WalletsHttpController, WalletQueriesHttpController],
       providers: [
         { provide: LEDGER_CONFIG, useValue: config },
         { provide: EVENT_STORE_RUNTIME, useValue: runtime },
@@ -37,6 +40,7 @@ export class LedgerModule implements BeforeApplicationShutdown, OnApplicationShu
         { provide: PIN_SERVICE, useValue: runtime.pins },
         { provide: WALLET_COMMANDS, useValue: new WalletCommandsService(runtime.processor, new PinServiceGate(runtime.pins), clock) },
         { provide: WALLET_QUERIES, useValue: new WalletQueriesService(runtime.store) },
+        { provide: WALLET_READ_MODEL_QUERIES, useValue: createWalletReadModelQueries(runtime.pool, config) },
         // Every route needs a token unless marked @Public(): a new controller cannot forget it.
         { provide: APP_GUARD, useExisting: JwtAuthGuard },
       ],

@@ -24,12 +24,25 @@ export interface HoldExpiryConfig {
   readonly maxSleepMs: number;
 }
 
+/** Read-model queries (services/ledger/README.md "Queries"). */
+export interface QueryConfig {
+  /** PostgreSQL schema of the read models (ADR 0007), shared with the projector. */
+  readonly readModelsSchema: string;
+  /** Longest a query waits for `minPosition` before READ_MODEL_NOT_CAUGHT_UP, milliseconds. */
+  readonly maxWaitMs: number;
+  /** Longest pause between two watermark polls while someone waits, milliseconds. */
+  readonly pollMaxIntervalMs: number;
+  /** Bound on every read-model statement (SET LOCAL statement_timeout), milliseconds. */
+  readonly statementTimeoutMs: number;
+}
+
 export interface LedgerConfig {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly grpc: GrpcServerConfig;
   readonly auth: AuthConfig;
   readonly commands: CommandProcessingConfig;
   readonly holdExpiry: HoldExpiryConfig;
+  readonly queries: QueryConfig;
   readonly database: DatabaseConfig;
   readonly eventStoreSchema: string;
   readonly dbPoolMax: number;
@@ -56,6 +69,8 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
     if (!(error instanceof InvalidConfigError)) throw error;
     read.include(error.problems);
   }
+  const readModelsSchema = read.string('READ_MODELS_SCHEMA', 'read_models');
+  read.check('READ_MODELS_SCHEMA', /^[a-z_][a-z0-9_]{0,62}$/.test(readModelsSchema), 'must be lower-case letters, digits and _');
   let logLevel: LogLevel = 'log';
   try {
     logLevel = parseLogLevel(read.string('LOG_LEVEL', 'log'));
@@ -80,6 +95,12 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       enabled: read.oneOf('HOLD_EXPIRY_ENABLED', ['true', 'false'] as const, 'true') === 'true',
       maxTrackedHolds: read.integer('HOLD_EXPIRY_MAX_TRACKED_HOLDS', 100_000, 1, 10_000_000),
       maxSleepMs: read.integer('HOLD_EXPIRY_MAX_SLEEP_MS', 5_000, 10, 600_000),
+    },
+    queries: {
+      readModelsSchema,
+      maxWaitMs: read.integer('QUERY_MAX_WAIT_MS', 5_000, 0, 60_000),
+      pollMaxIntervalMs: read.integer('QUERY_POLL_MAX_INTERVAL_MS', 100, 5, 5_000),
+      statementTimeoutMs: read.integer('QUERY_STATEMENT_TIMEOUT_MS', 5_000, 100, 60_000),
     },
     database: url
       ? { kind: 'external', url }
