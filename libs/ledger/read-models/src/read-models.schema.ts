@@ -32,6 +32,12 @@ export interface WalletReadModelTables {
   readonly history: string;
   readonly directory: string;
   readonly watermarks: string;
+  /**
+   * Open holds (wallet, hold, amount): the projection's private working state, so a capture,
+   * release or expiry subtracts exactly the amount the hold reserved, as evolveWallet does.
+   * Not a query surface.
+   */
+  readonly openHolds: string;
 }
 
 export function walletTables(schema: string, version: number): WalletReadModelTables {
@@ -43,6 +49,7 @@ export function walletTables(schema: string, version: number): WalletReadModelTa
     history: `${schema}.wallet_history_v${version}`,
     directory: `${schema}.wallet_directory_v${version}`,
     watermarks: `${schema}.projection_watermarks_v${version}`,
+    openHolds: `${schema}.wallet_open_holds_v${version}`,
   };
 }
 
@@ -86,6 +93,7 @@ export async function migrateReadModels(pool: Pool, schema: string = DEFAULT_REA
  * - directory: wallets by owner.
  * - watermarks: per source partition (embedded: one row, source 'store'), the position up to which
  *   every event has been applied; the projection's watermark is the minimum over its rows.
+ * - open holds: the projection's working state (see WalletReadModelTables.openHolds).
  */
 export async function createWalletTables(client: Pool | PoolClient, schema: string, version: number): Promise<WalletReadModelTables> {
   const t = walletTables(schema, version);
@@ -136,6 +144,12 @@ export async function createWalletTables(client: Pool | PoolClient, schema: stri
       position         bigint NOT NULL,
       updated_at       timestamptz NOT NULL DEFAULT now()
     );
+    CREATE TABLE IF NOT EXISTS ${t.openHolds} (
+      wallet_id        text NOT NULL,
+      hold_id          text NOT NULL,
+      amount_minor     numeric(39, 0) NOT NULL,
+      PRIMARY KEY (wallet_id, hold_id)
+    );
   `);
   return t;
 }
@@ -145,4 +159,36 @@ export async function liveVersion(client: Pool | PoolClient, schema: string, pro
   assertReadModelsSchema(schema);
   const { rows } = await client.query<{ live_version: number }>(`SELECT live_version FROM ${schema}.projection_state WHERE projection = $1`, [projection]);
   return rows[0]?.live_version;
+}
+
+/** Drops one version's tables (after a switch made another version live). */
+export async function dropWalletTables(client: Pool | PoolClient, schema: string, version: number): Promise<void> {
+  const t = walletTables(schema, version);
+  await client.query(`DROP TABLE IF EXISTS ${t.balances}, ${t.history}, ${t.directory}, ${t.watermarks}, ${t.openHolds}`);
+}
+
+/**
+ * Makes the projection usable: migrations, the projection_state row (live version 1 on a first
+ * start) and the live version's tables. Idempotent and safe to race (several processes booting).
+ * Returns the live version.
+ */
+export async function ensureWalletProjection(pool: Pool, schema: string = DEFAULT_READ_MODELS_SCHEMA): Promise<number> {
+  await migrateReadModels(pool, schema);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Concurrent CREATE TABLE IF NOT EXISTS of one name can still collide in the catalog.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`read-model-tables:${schema}`]);
+    await client.query(`INSERT INTO ${schema}.projection_state (projection, live_version) VALUES ($1, 1) ON CONFLICT (projection) DO NOTHING`, [WALLETS_PROJECTION]);
+    const version = await liveVersion(client, schema);
+    if (version === undefined) throw new Error(`projection_state has no row for '${WALLETS_PROJECTION}' after creating it`);
+    await createWalletTables(client, schema, version);
+    await client.query('COMMIT');
+    return version;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
