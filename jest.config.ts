@@ -26,7 +26,7 @@ const common = {
   moduleNameMapper,
   transform,
   testEnvironment: 'node',
-  roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/bench'],
+  roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/bench', '<rootDir>/tools'],
 };
 
 const config: Config = {

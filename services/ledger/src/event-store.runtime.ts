@@ -5,6 +5,7 @@ import { migrateEventStore, PostgresCheckpointStore, PostgresEventStore } from '
 import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
 import type { LoggerService } from '@nestjs/common';
 import { Pool } from 'pg';
+import { startWalletProjection, type RunningWalletProjection } from '@ledger/read-models';
 import type { LedgerConfig } from './config/ledger.config';
 import { HoldExpiryWorker } from './hold-expiry/hold-expiry.worker';
 
@@ -19,6 +20,8 @@ export interface EventStoreRuntime {
   readonly databaseKind: 'external' | 'embedded';
   /** Expires holds at their deadline (README "Hold expiry"); undefined when HOLD_EXPIRY_ENABLED=false. */
   readonly holdExpiry: HoldExpiryWorker | undefined;
+  /** The wallet projection run in this process (embedded mode); undefined when PROJECTION_IN_PROCESS=false. */
+  readonly projection: RunningWalletProjection | undefined;
   close(): Promise<void>;
 }
 
@@ -78,8 +81,10 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
     pool,
     databaseKind: config.database.kind,
     holdExpiry,
+    projection: undefined,
     async close() {
       await holdExpiry?.stop();
+      await runtime.projection?.stop();
       await processor.close();
       await store.close();
       closing = true;
@@ -87,6 +92,23 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
       await embedded?.stop();
     },
   };
+  if (config.projection.inProcess) {
+    try {
+      const projection = await startWalletProjection({
+        pool,
+        store,
+        source: 'store',
+        schema: config.queries.readModelsSchema,
+        batchSize: config.projection.batchEvents,
+        logger,
+      });
+      (runtime as { projection: RunningWalletProjection | undefined }).projection = projection;
+      logger.log({ msg: 'wallet projection running in process', schema: config.queries.readModelsSchema }, 'Projection');
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
+  }
   holdExpiry?.start(); // last: nothing after it can fail and leave it running
   return runtime;
 }

@@ -1,7 +1,7 @@
 import type { EventStore, RecordedEvent } from '@ledger/event-store';
 import { WALLET_CATEGORY } from '@ledger/ledger-domain';
 import type { Pool } from 'pg';
-import { pause, readyBatches } from './event-batches';
+import { pause } from './event-batches';
 import { ProjectionPoisonError } from './projection-poison.error';
 import { advanceStoreWatermark, inTransaction, lockLiveVersion, readSourceWatermark, readStoppedReason, recordStopped, STORE_WATERMARK_SOURCE } from './projection-state';
 import type { ProjectionLogger, ProjectionStatusTracker } from './projection-status';
@@ -23,6 +23,19 @@ export interface StoreProjectionRunnerOptions {
 }
 
 const CONTEXT = 'WalletProjection';
+/** What a read with no wallet events applies: nothing; only the watermark moves. */
+const EMPTY_PLAN: WalletBatchPlan = {
+  history: [],
+  balances: [],
+  directoryInserts: [],
+  directoryStatus: [],
+  holdsToDelete: [],
+  holdsToUpsert: [],
+  applied: 0,
+  duplicates: 0,
+  lastHandled: undefined,
+  poison: undefined,
+};
 
 /**
  * The embedded runner: tails the store's global log (wallet category) from the live version's
@@ -48,18 +61,20 @@ export async function runStoreProjection(options: StoreProjectionRunnerOptions):
         const version = (await liveVersion(pool, schema)) ?? 1;
         const fromPosition = await readSourceWatermark(pool, walletTables(schema, version), STORE_WATERMARK_SOURCE);
         logger.log({ msg: 'projection subscribing to the store', version, fromPosition }, CONTEXT);
-        const events = options.store.subscribeToAll({ fromPosition, filter: { categories: [WALLET_CATEGORY] }, batchSize: options.batchSize, signal });
-        for await (const batch of readyBatches(events, options.batchSize)) {
-          const { plan, version: applied } = await applyStoreBatch(pool, schema, batch, clearStoppedOnApply);
+        // One read, one transaction: the watermark is the read's checkpoint, which also moves past
+        // other categories' events (a command's position may be its idempotency record's).
+        const reads = options.store.subscribeToAllBatches({ fromPosition, filter: { categories: [WALLET_CATEGORY] }, batchSize: options.batchSize, signal });
+        for await (const read of reads) {
+          const { plan, version: applied } = await applyStoreBatch(pool, schema, read.events, read.checkpoint, clearStoppedOnApply);
           if (plan.applied > 0) clearStoppedOnApply = false;
           status.batchApplied({
             version: applied,
             applied: plan.applied,
             duplicates: plan.duplicates,
             last: plan.lastHandled,
-            watermark: plan.lastHandled?.position,
-            // A short batch means the read found no more: caught up at that moment.
-            caughtUp: batch.length < options.batchSize && plan.poison === undefined,
+            watermark: plan.poison ? plan.lastHandled?.position : read.checkpoint,
+            // A read that did not stop at its count found no more: caught up at that moment.
+            caughtUp: !read.isEndOfBatch && plan.poison === undefined,
           });
           if (plan.poison) {
             reportPoison(logger, plan.poison);
@@ -79,12 +94,20 @@ export async function runStoreProjection(options: StoreProjectionRunnerOptions):
   }
 }
 
-async function applyStoreBatch(pool: Pool, schema: string, batch: readonly RecordedEvent[], clearStopped: boolean): Promise<{ plan: WalletBatchPlan; version: number }> {
+async function applyStoreBatch(
+  pool: Pool,
+  schema: string,
+  batch: readonly RecordedEvent[],
+  checkpoint: bigint,
+  clearStopped: boolean,
+): Promise<{ plan: WalletBatchPlan; version: number }> {
   return inTransaction(pool, async (client) => {
     const version = await lockLiveVersion(client, schema);
     const tables = walletTables(schema, version);
-    const plan = await applyWalletEvents(client, tables, batch);
-    if (plan.lastHandled) await advanceStoreWatermark(client, tables, plan.lastHandled.position);
+    const plan = batch.length > 0 ? await applyWalletEvents(client, tables, batch) : EMPTY_PLAN;
+    // Poison: only up to the last event handled before it; else the whole read.
+    const watermark = plan.poison ? plan.lastHandled?.position : checkpoint;
+    if (watermark !== undefined) await advanceStoreWatermark(client, tables, watermark);
     if (plan.poison) await recordStopped(client, schema, plan.poison.message);
     else if (clearStopped && plan.applied > 0) await recordStopped(client, schema, null);
     return { plan, version };

@@ -1,14 +1,12 @@
 import type { EventStore, RecordedEvent } from '@ledger/event-store';
 import { WALLET_CATEGORY } from '@ledger/ledger-domain';
 import type { Pool, PoolClient } from 'pg';
-import { pause } from './event-batches';
 import { inTransaction, readWatermark, STORE_WATERMARK_SOURCE } from './projection-state';
 import { createWalletTables, dropWalletTables, ensureWalletProjection, walletTables, WALLETS_PROJECTION, type WalletReadModelTables } from './read-models.schema';
 import { applyWalletEvents } from './wallet-projection.store';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 const MAX_SWITCH_ATTEMPTS = 5;
-const REPLAY_IDLE_PAUSE_MS = 50;
 
 export interface RebuildOptions {
   readonly pool: Pool;
@@ -148,9 +146,13 @@ async function rebuildLocked(options: RebuildOptions): Promise<RebuildResult> {
     });
     events += chunk.events.length;
     progress('replaying');
-    if (chunk.atHorizon && position >= target) break;
-    // At the horizon but behind the live watermark (it cannot stay so): do not spin.
-    if (chunk.events.length === 0) await pause(REPLAY_IDLE_PAUSE_MS, options.signal);
+    // At the read horizon: the switch replays the rest. Waiting here for the live watermark could
+    // last forever: the live watermark is a read horizon too, and this loop reads ahead while its
+    // own transaction is open, which holds its horizon back. The switch needs no such wait: it
+    // reads after taking FOR UPDATE, when every live applier has committed, and the horizon then
+    // is at or beyond any horizon a live applier saw before (a running transaction's xid is at
+    // or above every earlier horizon).
+    if (chunk.atHorizon) break;
   }
   await pending.catch(() => undefined);
   await restoreHistoryIndexes(pool, schema, next);

@@ -10,7 +10,7 @@ import {
   GENESIS_HASH,
   matchesFilter,
   parseStreamName,
-  pollingSubscription,
+  pollingBatches,
   prepareAppend,
   prepareBatch,
   validateReadAll,
@@ -371,10 +371,23 @@ export class KurrentDbEventStore implements EventStore {
     return this.subscription(options);
   }
 
+  subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {
+    validateReadAll(
+      { fromPosition: options?.fromPosition, maxCount: options?.batchSize ?? 1, ...(options?.filter ? { filter: options.filter } : {}) },
+      this.limits,
+    );
+    this.assertOpen();
+    return this.batchSubscription(options);
+  }
+
   private async *subscription(options: SubscribeToAllOptions): AsyncGenerator<RecordedEvent> {
+    for await (const batch of this.batchSubscription(options)) yield* batch.events;
+  }
+
+  private async *batchSubscription(options: SubscribeToAllOptions): AsyncGenerator<ReadAllResult> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     try {
-      yield* pollingSubscription((o) => this.readAll(o), this.appendSignal, { ...options, signal }, this.pollIntervalMs);
+      yield* pollingBatches((o) => this.readAll(o), this.appendSignal, { ...options, signal }, this.pollIntervalMs);
     } catch (error) {
       if (this.closing.signal.aborted) return; // close() ends open subscriptions without error
       throw error;

@@ -7,6 +7,7 @@ import {
   EventStoreUnavailableError,
   EventStoreValidationError,
   parseStreamName,
+  pollingBatches,
   pollingSubscription,
   prepareAppend,
   prepareBatch,
@@ -233,6 +234,14 @@ export class PostgresEventStore implements EventStore {
       this.limits,
     );
     return pollingSubscription((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  }
+
+  subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {
+    validateReadAll(
+      { fromPosition: options.fromPosition, maxCount: options.batchSize ?? 1, ...(options.filter ? { filter: options.filter } : {}) },
+      this.limits,
+    );
+    return pollingBatches((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
   }
 
   /** Wakes local subscriptions so they end; the pool belongs to the caller. */

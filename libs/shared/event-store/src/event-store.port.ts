@@ -144,6 +144,14 @@ export interface EventStore {
    */
   subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent>;
 
+  /**
+   * The same subscription one read at a time, each with its checkpoint: for consumers that store
+   * how far they have read, not just the last event they handled (the checkpoint moves past
+   * events the filter leaves out, so a command's position, which may be another category's
+   * event, is reached). Yields only reads that returned events or moved the checkpoint.
+   */
+  subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult>;
+
   /** Releases connections. Open subscriptions end. */
   close(): Promise<void>;
 }

@@ -17,7 +17,7 @@ import type {
 import type { ExpectedState, StreamState } from './expected-state';
 import { expectationHolds } from './expected-state';
 import { chainHash, GENESIS_HASH } from './hash-chain';
-import { pollingSubscription } from './polling-subscription';
+import { pollingBatches, pollingSubscription } from './polling-subscription';
 import { matchesFilter, validateReadAll, validateReadStream } from './read-request';
 import { parseStreamName } from './stream-name';
 
@@ -145,6 +145,11 @@ export class InMemoryEventStore implements EventStore {
   subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent> {
     validateReadAll({ fromPosition: options.fromPosition, maxCount: options.batchSize ?? 1, ...(options.filter ? { filter: options.filter } : {}) }, this.limits);
     return pollingSubscription((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? 1_000);
+  }
+
+  subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {
+    validateReadAll({ fromPosition: options.fromPosition, maxCount: options.batchSize ?? 1, ...(options.filter ? { filter: options.filter } : {}) }, this.limits);
+    return pollingBatches((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? 1_000);
   }
 
   async close(): Promise<void> {

@@ -5,27 +5,44 @@ import type { AppendSignal } from './append-signal';
 export const DEFAULT_SUBSCRIPTION_BATCH_SIZE = 256;
 
 /**
- * A catch-up subscription built on readAll: read a batch, hand its events over one by one, move
- * to the batch's checkpoint, and when caught up wait for a local append or the poll interval.
- * Correctness rests on readAll's promise that nothing can appear at or below a checkpoint.
+ * A catch-up subscription built on readAll, one read at a time: yields each read that returned
+ * events or moved the checkpoint (the checkpoint moves past events the filter leaves out, and
+ * past quiet stretches of the log), and when caught up waits for a local append or the poll
+ * interval. Correctness rests on readAll's promise that nothing can appear at or below a
+ * checkpoint, so a consumer that stores a batch's checkpoint with its effects never skips.
  */
-export async function* pollingSubscription(
+export async function* pollingBatches(
   readAll: (options: ReadAllOptions) => Promise<ReadAllResult>,
   appendSignal: AppendSignal,
   options: SubscribeToAllOptions,
   pollIntervalMs: number,
-): AsyncGenerator<RecordedEvent> {
+): AsyncGenerator<ReadAllResult> {
   const { signal, filter } = options;
   const maxCount = options.batchSize ?? DEFAULT_SUBSCRIPTION_BATCH_SIZE;
   let fromPosition = options.fromPosition;
   while (!signal?.aborted) {
     const seenVersion = appendSignal.version;
     const batch = await readAll({ fromPosition, maxCount, ...(filter ? { filter } : {}) });
-    for (const event of batch.events) {
+    if (batch.events.length > 0 || batch.checkpoint > fromPosition) {
       if (signal?.aborted) return;
-      yield event;
+      yield batch;
     }
     fromPosition = batch.checkpoint > fromPosition ? batch.checkpoint : fromPosition;
     if (!batch.isEndOfBatch) await appendSignal.waitForChange(seenVersion, pollIntervalMs, signal);
+  }
+}
+
+/** The same subscription, event by event. */
+export async function* pollingSubscription(
+  readAll: (options: ReadAllOptions) => Promise<ReadAllResult>,
+  appendSignal: AppendSignal,
+  options: SubscribeToAllOptions,
+  pollIntervalMs: number,
+): AsyncGenerator<RecordedEvent> {
+  for await (const batch of pollingBatches(readAll, appendSignal, options, pollIntervalMs)) {
+    for (const event of batch.events) {
+      if (options.signal?.aborted) return;
+      yield event;
+    }
   }
 }

@@ -634,6 +634,26 @@ export function describeEventStoreContract(
         expect(received.filter((e) => e.streamId === streams[0]).map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);
       });
 
+      it('in batches, hands each read with a checkpoint that moves past filtered-out events, so a position of another category is reached', async () => {
+        const followed = uniqueCategory();
+        const other = uniqueCategory();
+        const start = (await store.readAll({ fromPosition: 0n, maxCount: 1, filter: { categories: [uniqueCategory()] } })).checkpoint;
+        await store.appendToStream(uniqueStream(followed), testEvents(2), { expectedState: 'no_stream' });
+        const lastOther = await store.appendToStream(uniqueStream(other), testEvents(1), { expectedState: 'no_stream' });
+        const abort = new AbortController();
+        const events: RecordedEvent[] = [];
+        let checkpoint = start;
+        for await (const batch of store.subscribeToAllBatches({ fromPosition: start, filter: { categories: [followed] }, signal: abort.signal, batchSize: 1 })) {
+          events.push(...batch.events);
+          expect(batch.events.length > 0 || batch.checkpoint > checkpoint).toBe(true);
+          expect(batch.events.every((e) => e.position <= batch.checkpoint && e.position > checkpoint)).toBe(true);
+          checkpoint = batch.checkpoint;
+          if (checkpoint >= lastOther.position) abort.abort();
+        }
+        expect(events.map((e) => e.streamId.split('-')[0])).toEqual([followed, followed]);
+        expect(checkpoint).toBeGreaterThanOrEqual(lastOther.position);
+      });
+
       it('receives events appended through another store instance (another process)', async () => {
         if (!subject.reopen) return; // in-memory: there is no other process
         const other = await subject.reopen();

@@ -36,6 +36,19 @@ export interface QueryConfig {
   readonly statementTimeoutMs: number;
 }
 
+/** The wallet projection in this process (ADR 0007). */
+export interface InProcessProjectionConfig {
+  /**
+   * Run the wallet projection inside this process, tailing the store (embedded mode). Default:
+   * on with the embedded database, off with DATABASE_URL, where the projector service owns the
+   * read models (cluster mode). Turn it on for a single-process deployment on an external
+   * database. Two projections on one read-model schema stay correct (revision checks) but waste work.
+   */
+  readonly inProcess: boolean;
+  /** Events per read and per transaction. */
+  readonly batchEvents: number;
+}
+
 export interface LedgerConfig {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly grpc: GrpcServerConfig;
@@ -43,6 +56,7 @@ export interface LedgerConfig {
   readonly commands: CommandProcessingConfig;
   readonly holdExpiry: HoldExpiryConfig;
   readonly queries: QueryConfig;
+  readonly projection: InProcessProjectionConfig;
   readonly database: DatabaseConfig;
   readonly eventStoreSchema: string;
   readonly dbPoolMax: number;
@@ -101,6 +115,10 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       maxWaitMs: read.integer('QUERY_MAX_WAIT_MS', 5_000, 0, 60_000),
       pollMaxIntervalMs: read.integer('QUERY_POLL_MAX_INTERVAL_MS', 100, 5, 5_000),
       statementTimeoutMs: read.integer('QUERY_STATEMENT_TIMEOUT_MS', 5_000, 100, 60_000),
+    },
+    projection: {
+      inProcess: read.oneOf('PROJECTION_IN_PROCESS', ['true', 'false'] as const, url ? 'false' : 'true') === 'true',
+      batchEvents: read.integer('PROJECTION_BATCH_EVENTS', 256, 1, 10_000),
     },
     database: url
       ? { kind: 'external', url }
