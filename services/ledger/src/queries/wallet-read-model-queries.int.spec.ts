@@ -92,14 +92,15 @@ describe('read-model queries (real PostgreSQL)', () => {
       const { queries } = await setUp({ live: false });
       const me = user('u1');
       const wallet = randomUUID();
-      for (const pending of [
-        queries.getBalance(me, { walletId: wallet }),
-        queries.getBalances(me, { walletIds: [wallet] }),
-        queries.listHistory(me, { walletId: wallet }),
-        queries.getBalanceAt(me, { walletId: wallet, atPosition: '5' }),
-        queries.listWallets(me, {}),
+      // One at a time: a query started early could reject before it is awaited (unhandled).
+      for (const query of [
+        () => queries.getBalance(me, { walletId: wallet }),
+        () => queries.getBalances(me, { walletIds: [wallet] }),
+        () => queries.listHistory(me, { walletId: wallet }),
+        () => queries.getBalanceAt(me, { walletId: wallet, atPosition: '5' }),
+        () => queries.listWallets(me, {}),
       ]) {
-        expect(await errorOf(pending)).toMatchObject({ code: 'READ_MODEL_NOT_READY', kind: 'unavailable' });
+        expect(await errorOf(query())).toMatchObject({ code: 'READ_MODEL_NOT_READY', kind: 'unavailable' });
       }
     });
 
