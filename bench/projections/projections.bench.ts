@@ -135,6 +135,8 @@ async function main(): Promise<void> {
     progress(`starting PostgreSQL (fsync on) in ${root} …`);
     postgres = await startEmbeddedPostgres({ dataDir: join(root, 'postgres'), port: 0 });
     pool = new Pool({ connectionString: postgres.url, max: 24, application_name: 'bench-projections' });
+    // pool.end() resolves before its sockets close; stopping PostgreSQL then ends them: not an error.
+    pool.on('error', () => undefined);
     await migrateEventStore(pool, SCHEMA);
     store = new PostgresEventStore({ pool, schema: SCHEMA });
     const processor = new CommandProcessor(store, { maxBatchSize: 256, maxConflictRetries: 5, maxQueuedCommands: 20_000, cacheEntries: 100_000 });
