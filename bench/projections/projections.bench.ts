@@ -17,6 +17,7 @@ import type { EventStore } from '@ledger/event-store';
 import { migrateEventStore, PostgresEventStore } from '@ledger/event-store-postgres';
 import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
 import { rebuildWalletProjection, startWalletProjection, walletTables, liveVersion, DEFAULT_READ_MODELS_SCHEMA, type ProjectionLogger, type RunningWalletProjection } from '@ledger/read-models';
+import { waitFor } from '@ledger/testing';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
       await runFor({ workers: 256, warmupMs: 0, durationMs: 600_000, maxOps: transfersNeeded, outcomes: ['ok'] as const, op: async () => (await transfer(), 'ok' as const) });
       events = await headEvents();
     }
-    await waitUntil(async () => projection!.status().watermarkPosition >= (await headPosition(pool!)), 120_000, 'the live projection to catch up before the rebuild');
+    await waitFor(async () => projection!.status().watermarkPosition >= (await headPosition(pool!)), 120_000, 'the live projection to catch up before the rebuild');
 
     progress(`baseline: reading ${events} wallet events with readAll (batch ${config.rebuildReadBatch}) …`);
     const readStarted = process.hrtime.bigint();
@@ -308,14 +309,6 @@ function lagCells(summary: LatencySummary | null): string[] {
 async function headPosition(pool: Pool): Promise<bigint> {
   const { rows } = await pool.query<{ p: string | null }>(`SELECT max(position)::text AS p FROM ${SCHEMA}.events WHERE category = 'wallet'`);
   return BigInt(rows[0]!.p ?? '0');
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 main().catch((error: unknown) => {

@@ -76,19 +76,3 @@ export async function readStoppedReason(client: PoolClient | Pool, schema: strin
   const { rows } = await client.query<{ stopped_reason: string | null }>(`SELECT stopped_reason FROM ${schema}.projection_state WHERE projection = $1`, [projection]);
   return rows[0]?.stopped_reason ?? undefined;
 }
-
-/** Runs `work` in one transaction on a pooled connection; rolls back when it throws. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}

@@ -1,4 +1,4 @@
-import { applyMigrations, type SchemaMigration } from '@ledger/infra';
+import { applyMigrations, inTransaction, type SchemaMigration } from '@ledger/infra';
 import type { Pool, PoolClient } from 'pg';
 
 /**
@@ -174,21 +174,13 @@ export async function dropWalletTables(client: Pool | PoolClient, schema: string
  */
 export async function ensureWalletProjection(pool: Pool, schema: string = DEFAULT_READ_MODELS_SCHEMA): Promise<number> {
   await migrateReadModels(pool, schema);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // Concurrent CREATE TABLE IF NOT EXISTS of one name can still collide in the catalog.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`read-model-tables:${schema}`]);
     await client.query(`INSERT INTO ${schema}.projection_state (projection, live_version) VALUES ($1, 1) ON CONFLICT (projection) DO NOTHING`, [WALLETS_PROJECTION]);
     const version = await liveVersion(client, schema);
     if (version === undefined) throw new Error(`projection_state has no row for '${WALLETS_PROJECTION}' after creating it`);
     await createWalletTables(client, schema, version);
-    await client.query('COMMIT');
     return version;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

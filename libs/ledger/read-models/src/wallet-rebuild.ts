@@ -1,7 +1,8 @@
 import type { EventStore, RecordedEvent } from '@ledger/event-store';
 import { WALLET_CATEGORY } from '@ledger/ledger-domain';
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction, readWatermark, STORE_WATERMARK_SOURCE } from './projection-state';
+import { inTransaction } from '@ledger/infra';
+import { readWatermark, STORE_WATERMARK_SOURCE } from './projection-state';
 import { createWalletTables, dropWalletTables, ensureWalletProjection, walletTables, WALLETS_PROJECTION, type WalletReadModelTables } from './read-models.schema';
 import { applyWalletEvents } from './wallet-projection.store';
 

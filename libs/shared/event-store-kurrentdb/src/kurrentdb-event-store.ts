@@ -10,6 +10,7 @@ import {
   GENESIS_HASH,
   matchesFilter,
   parseStreamName,
+  eventsOf,
   pollingBatches,
   prepareAppend,
   prepareBatch,
@@ -363,12 +364,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent> {
-    validateReadAll(
-      { fromPosition: options?.fromPosition, maxCount: options?.batchSize ?? 1, ...(options?.filter ? { filter: options.filter } : {}) },
-      this.limits,
-    );
-    this.assertOpen();
-    return this.subscription(options);
+    return eventsOf(this.subscribeToAllBatches(options), options?.signal);
   }
 
   subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {
@@ -378,10 +374,6 @@ export class KurrentDbEventStore implements EventStore {
     );
     this.assertOpen();
     return this.batchSubscription(options);
-  }
-
-  private async *subscription(options: SubscribeToAllOptions): AsyncGenerator<RecordedEvent> {
-    for await (const batch of this.batchSubscription(options)) yield* batch.events;
   }
 
   private async *batchSubscription(options: SubscribeToAllOptions): AsyncGenerator<ReadAllResult> {

@@ -7,8 +7,8 @@ import {
   EventStoreUnavailableError,
   EventStoreValidationError,
   parseStreamName,
+  eventsOf,
   pollingBatches,
-  pollingSubscription,
   prepareAppend,
   prepareBatch,
   validateReadAll,
@@ -231,11 +231,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent> {
-    validateReadAll(
-      { fromPosition: options.fromPosition, maxCount: options.batchSize ?? 1, ...(options.filter ? { filter: options.filter } : {}) },
-      this.limits,
-    );
-    return pollingSubscription((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    return eventsOf(this.subscribeToAllBatches(options), options.signal);
   }
 
   subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {

@@ -17,7 +17,7 @@ import type {
 import type { ExpectedState, StreamState } from './expected-state';
 import { expectationHolds } from './expected-state';
 import { chainHash, GENESIS_HASH } from './hash-chain';
-import { pollingBatches, pollingSubscription } from './polling-subscription';
+import { eventsOf, pollingBatches } from './polling-subscription';
 import { matchesFilter, validateReadAll, validateReadStream } from './read-request';
 import { parseStreamName } from './stream-name';
 
@@ -143,8 +143,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeToAllOptions): AsyncIterable<RecordedEvent> {
-    validateReadAll({ fromPosition: options.fromPosition, maxCount: options.batchSize ?? 1, ...(options.filter ? { filter: options.filter } : {}) }, this.limits);
-    return pollingSubscription((o) => this.readAll(o), this.appendSignal, options, this.options.pollIntervalMs ?? 1_000);
+    return eventsOf(this.subscribeToAllBatches(options), options.signal);
   }
 
   subscribeToAllBatches(options: SubscribeToAllOptions): AsyncIterable<ReadAllResult> {

@@ -32,16 +32,11 @@ export async function* pollingBatches(
   }
 }
 
-/** The same subscription, event by event. */
-export async function* pollingSubscription(
-  readAll: (options: ReadAllOptions) => Promise<ReadAllResult>,
-  appendSignal: AppendSignal,
-  options: SubscribeToAllOptions,
-  pollIntervalMs: number,
-): AsyncGenerator<RecordedEvent> {
-  for await (const batch of pollingBatches(readAll, appendSignal, options, pollIntervalMs)) {
+/** A batch subscription, event by event (what subscribeToAll is, for every adapter). */
+export async function* eventsOf(batches: AsyncIterable<ReadAllResult>, signal?: AbortSignal): AsyncGenerator<RecordedEvent> {
+  for await (const batch of batches) {
     for (const event of batch.events) {
-      if (options.signal?.aborted) return;
+      if (signal?.aborted) return;
       yield event;
     }
   }

@@ -2,3 +2,4 @@ export * from './embedded-postgres';
 export * from './local-ports';
 export * from './kafka-broker';
 export * from './postgres-migrations';
+export * from './postgres-transaction';

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './postgres-transaction';
 
 export interface SchemaMigration {
   readonly version: number;
@@ -28,9 +29,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function applyMigrations(pool: Pool, options: ApplyMigrationsOptions): Promise<number[]> {
   const { schema, historyTable } = options;
   if (!IDENTIFIER.test(schema) || !IDENTIFIER.test(historyTable)) throw new Error(`Invalid schema or table name: ${schema}.${historyTable}`);
-  const client: PoolClient = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${options.lockName}:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(
@@ -46,12 +45,6 @@ export async function applyMigrations(pool: Pool, options: ApplyMigrationsOption
       await client.query(`INSERT INTO ${schema}.${historyTable} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       newlyApplied.push(migration.version);
     }
-    await client.query('COMMIT');
     return newlyApplied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
