@@ -1,3 +1,4 @@
+import type { RecordedEvent } from '@ledger/event-store';
 import { PostgresEventStore } from '@ledger/event-store-postgres';
 import { testEvents, uniqueCategory, uniqueStream, waitFor } from '@ledger/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -88,7 +89,17 @@ describe('relay failover: kill -9 of the active relay process under load', () =>
         await Promise.all(writers);
       }
 
-      const log = (await store.readAll({ fromPosition: 0n, maxCount: 4_096, filter: { categories: [category] } })).events;
+      // readAll returns only events below the read horizon: another suite's open transaction on
+      // the shared server can hold committed appends back for a moment (ADR 0002), so wait for them.
+      let log: RecordedEvent[] = [];
+      await waitFor(
+        async () => {
+          log = [...(await store.readAll({ fromPosition: 0n, maxCount: 4_096, filter: { categories: [category] } })).events];
+          return log.length >= appended;
+        },
+        DELIVERY_TIMEOUT_MS,
+        `all ${appended} appended events below the read horizon`,
+      );
       expect(log).toHaveLength(appended);
       const expected = new Set(log.map((e) => `${e.streamId}@${e.revision}`));
       const received = (): string[] => eventsOf(reader.messages).map((m) => `${m.decoded.event.streamId}@${m.decoded.event.revision}`);
