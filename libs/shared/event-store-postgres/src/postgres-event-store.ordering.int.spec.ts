@@ -1,4 +1,4 @@
-import { testEvents, uniqueCategory, uniqueStream } from '@ledger/testing';
+import { testEvents, uniqueCategory, uniqueStream, waitFor } from '@ledger/testing';
 import type { RecordedEvent } from '@ledger/event-store';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
@@ -57,8 +57,19 @@ describe('PostgresEventStore: out-of-order commits never make a reader skip', ()
     hold.open();
     const slow = await slowAppend;
     expect(slow.position).toBeLessThan(fast.position);
-    const after = await store.readAll({ fromPosition: whileHeld.checkpoint, maxCount: 100, filter: { categories: [category] } });
-    expect(after.events.map((e) => e.streamId)).toEqual([slowStream, slowStream, fastStream]);
+    // Both committed; another suite's transaction on the shared server may still hold the horizon
+    // for a moment, so read until the horizon passes the fast event (bounded), then check order.
+    let after: readonly RecordedEvent[] = [];
+    await waitFor(
+      async () => {
+        const read = await store.readAll({ fromPosition: whileHeld.checkpoint, maxCount: 100, filter: { categories: [category] } });
+        after = read.events;
+        return read.checkpoint >= fast.position;
+      },
+      30_000,
+      'the read horizon to pass both commits',
+    );
+    expect(after.map((e) => e.streamId)).toEqual([slowStream, slowStream, fastStream]);
     } finally {
       hold.open(); // never leave the held transaction open when an assertion fails
       await slowAppend.catch(() => undefined);
