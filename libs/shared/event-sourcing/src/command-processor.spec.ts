@@ -1,7 +1,7 @@
 import { IllegalStateError } from '@ledger/errors';
 import { InMemoryEventStore, type EventStore, type JsonObject } from '@ledger/event-store';
 import { randomUUID } from 'node:crypto';
-import { CommandProcessor, type CommandRequest } from './command-processor';
+import { CommandProcessor, NOTHING_APPENDED, type CommandRequest } from './command-processor';
 import { requestHash } from './idempotency';
 import type { DomainEvent, StreamModel, StreamView } from './stream-view';
 
@@ -81,6 +81,24 @@ describe('CommandProcessor', () => {
     expect(refused.map((o) => (o.reason as { code: string }).code)).toEqual(['INSUFFICIENT_FUNDS', 'INSUFFICIENT_FUNDS']);
     expect(store.batches).toEqual([3]);
     expect([await balance(store, a), await balance(store, b)]).toEqual([10, 90]);
+  });
+
+  it('answers a decision that appends nothing at once, without an append, while the others of its batch commit', async () => {
+    const store = counting(new InMemoryEventStore());
+    const processor = new CommandProcessor(store, options);
+    const a = `account-${randomUUID()}`;
+    await processor.execute(credit(a, 10));
+    const appendsBefore = store.batches.length;
+    const noop: CommandRequest<JsonObject> = {
+      streams: [{ streamId: a, model: accountModel as StreamModel<unknown> }],
+      decide: () => ({ events: [[]], result: { noop: true } }),
+      metadata,
+    };
+    const [nothing, credited] = await Promise.all([processor.execute(noop), processor.execute(credit(a, 5))]);
+    expect(nothing).toEqual({ result: { noop: true }, position: NOTHING_APPENDED, replayed: false });
+    expect(credited.position).toBeGreaterThan(0n);
+    expect(store.batches.length).toBe(appendsBefore + 1);
+    expect(await balance(store, a)).toBe(15);
   });
 
   it('decides from its cache without reading, and returns increasing positions', async () => {

@@ -33,9 +33,12 @@ export interface CommandRequest<Result extends JsonObject> {
   readonly metadata: Omit<EventMetadata, 'idempotencyKey' | 'schemaVersion'>;
 }
 
+/** The position of an outcome whose decision appended nothing (no idempotency key, no events). */
+export const NOTHING_APPENDED = -1n;
+
 export interface CommandOutcome<Result extends JsonObject> {
   readonly result: Result;
-  /** Global position of the append; read-your-writes waits for it. */
+  /** Global position of the append; read-your-writes waits for it. NOTHING_APPENDED when the decision appended nothing. */
   readonly position: bigint;
   /** True when the idempotency key had already executed this request: the original result. */
   readonly replayed: boolean;
@@ -149,7 +152,10 @@ export class CommandProcessor {
         claimedKeys.add(claim);
       }
       try {
-        planned.push(this.plan(pending, working.views));
+        const plan = this.plan(pending, working.views);
+        // A decision that appends nothing (an idempotent no-op) has nothing to commit: answer now.
+        if (plan.writes.length === 0) pending.resolve({ result: plan.result, position: NOTHING_APPENDED, replayed: false });
+        else planned.push(plan);
       } catch (error) {
         if (error instanceof ApplicationError) refusals.push([pending, error]);
         else pending.reject(error);

@@ -74,3 +74,19 @@ describe('snapshots', () => {
     expect((await loadStreamView(store, snapshotted, streamId)).state).toEqual({ total: 6, count: 3 });
   });
 });
+
+describe('loadStreamView since an earlier view', () => {
+  it('reads only the events after the view and folds them onto it', async () => {
+    const store = countingReads(new InMemoryEventStore());
+    const processor = new CommandProcessor(store, { maxBatchSize: 8, maxConflictRetries: 1, maxQueuedCommands: 100, cacheEntries: 10 });
+    const stream = `counter-${randomUUID()}`;
+    for (const n of [1, 2, 3]) await processor.execute({ ...add(stream, n), streams: [{ streamId: stream, model: plain as StreamModel<unknown> }] });
+    const earlier = await loadStreamView(store, plain, stream);
+    for (const n of [4, 5]) await processor.execute({ ...add(stream, n), streams: [{ streamId: stream, model: plain as StreamModel<unknown> }] });
+    store.reads.length = 0;
+    const later = await loadStreamView(store, plain, stream, earlier);
+    expect(later).toEqual({ streamId: stream, revision: 4n, state: { total: 15, count: 5 } });
+    expect(store.reads).toEqual([[stream, 3n]]);
+    await expect(loadStreamView(store, plain, `counter-${randomUUID()}`, earlier)).rejects.toMatchObject({ code: 'STREAM_VIEW_MISMATCH' });
+  });
+});

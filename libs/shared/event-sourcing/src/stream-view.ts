@@ -84,13 +84,22 @@ export interface StreamView<State = unknown> {
 export const MAX_EVENTS_PER_STREAM_LOAD = 100_000;
 const PAGE = 1_000;
 
-/** Reads a whole stream and folds it. Throws InvariantViolationError for foreign event types. */
-export async function loadStreamView<State>(store: EventStore, model: StreamModel<State>, streamId: string): Promise<StreamView<State>> {
+/**
+ * Reads a whole stream and folds it; with `since` (a view of the same stream read earlier), reads
+ * and folds only the events after it. Throws InvariantViolationError for foreign event types.
+ */
+export async function loadStreamView<State>(store: EventStore, model: StreamModel<State>, streamId: string, since?: StreamView<State>): Promise<StreamView<State>> {
   let state = model.initialState;
   let revision: StreamState = 'no_stream';
   let from = 0n;
-  const snapshot = model.snapshots ? await latestSnapshot(store, model.snapshots, streamId) : undefined;
-  if (snapshot) {
+  if (since && since.streamId !== streamId) throw new InvariantViolationError('STREAM_VIEW_MISMATCH', `A view of ${since.streamId} cannot continue ${streamId}`);
+  const snapshot = since ? undefined : model.snapshots ? await latestSnapshot(store, model.snapshots, streamId) : undefined;
+  if (since && since.revision !== 'no_stream') {
+    // Catch up from a view read earlier: only the events after it are read.
+    state = since.state;
+    revision = since.revision;
+    from = since.revision + 1n;
+  } else if (snapshot) {
     state = snapshot.state;
     revision = snapshot.revision;
     from = snapshot.revision + 1n;
