@@ -16,7 +16,8 @@ export type LedgerRejectionCode =
   | 'HOLD_ALREADY_RESOLVED'
   | 'HOLD_EXPIRED'
   | 'HOLD_NOT_YET_EXPIRED'
-  | 'CAPTURE_EXCEEDS_HOLD';
+  | 'CAPTURE_EXCEEDS_HOLD'
+  | 'DRAW_EXCEEDS_HOLD';
 
 export class LedgerRejection extends IllegalStateError {
   constructor(

@@ -46,6 +46,21 @@ export interface CaptureHoldToWalletCommand {
   readonly reference?: string;
 }
 
+/**
+ * Draws part of a hold into another wallet (e.g. one row of a batch payout reserved by one hold).
+ * The hold stays open with what remains; drawing the last of it resolves it.
+ */
+export interface DrawFromHoldCommand {
+  readonly type: 'DrawFromHold';
+  readonly walletId: string;
+  readonly holdId: string;
+  readonly transactionId: string;
+  readonly toWalletId: string;
+  /** At most what the hold still reserves (DRAW_EXCEEDS_HOLD otherwise). */
+  readonly amount: Money;
+  readonly reference?: string;
+}
+
 /** Longest a hold may be placed for. */
 export const MAX_HOLD_DURATION_MS = 30 * 24 * 60 * 60 * 1000;
 /**

@@ -1,5 +1,6 @@
-import { givenWallet } from './testing/wallet-spec';
-import { MAX_OPEN_HOLDS_PER_WALLET, MAX_REMEMBERED_RESOLVED_HOLDS } from './wallet.commands';
+import { givenWallet, givenWallets } from './testing/wallet-spec';
+import { MAX_OPEN_HOLDS_PER_WALLET, MAX_REMEMBERED_RESOLVED_HOLDS, type DrawFromHoldCommand } from './wallet.commands';
+import { decideDrawFromHold } from './wallet.decider';
 import { decodeWalletSnapshot, encodeWalletSnapshot } from './wallet.snapshot';
 import type { WalletEvent } from './wallet.events';
 import { availableMinor, foldWallet, type ExistingWallet } from './wallet.state';
@@ -150,3 +151,117 @@ describe('wallet decider: holds', () => {
     givenWallet([...base, placed]).when({ type: 'CaptureHoldToSystem', walletId: W, holdId: 'h1', transactionId: 't', account: 'payout-settlement' }, later).thenRejects('HOLD_EXPIRED');
   });
 });
+
+describe('wallet decider: drawing from a hold several times (batch payouts)', () => {
+  const D = 'w2';
+  const base = [opened, funded(1000n)];
+  const destination: WalletEvent[] = [{ type: 'WalletOpened', data: { walletId: D, ownerId: 'bob', currency: 'USD', openedAt: at } }];
+  const held = [...base, holdPlaced('h1', 400n)];
+  const draw = (minor: bigint, extra: Partial<DrawFromHoldCommand> = {}): DrawFromHoldCommand => ({
+    type: 'DrawFromHold', walletId: W, holdId: 'h1', transactionId: `tx-${minor}`, toWalletId: D, amount: usd(minor), ...extra,
+  });
+  const drawn = (minor: bigint, remaining: bigint, extra: { transactionId?: string; holdId?: string; reference?: string } = {}): WalletEvent => ({
+    type: 'HoldDrawn',
+    data: {
+      walletId: W, holdId: 'h1', transactionId: `tx-${minor}`, drawnMinor: minor.toString(), remainingMinor: remaining.toString(), currency: 'USD',
+      to: { kind: 'wallet', walletId: D }, drawnAt: at, ...extra,
+    },
+  });
+  const holder = (events: readonly WalletEvent[]) => foldWallet(events) as ExistingWallet;
+
+  it('debits the holder out of the hold and credits the destination, naming the hold; the hold stays open with the rest', () => {
+    givenWallets(held, destination).when(decideDrawFromHold, draw(150n, { reference: 'row 1' }), ctx).then({
+      fromEvents: [drawn(150n, 250n, { reference: 'row 1' })],
+      toEvents: [{
+        type: 'TransferCredited',
+        data: { walletId: D, transactionId: 'tx-150', amountMinor: '150', currency: 'USD', occurredAt: at, reference: 'row 1', fromWalletId: W, holdId: 'h1' },
+      }],
+    });
+    const after = holder([...held, drawn(150n, 250n)]);
+    // Balance and held down by the draw; available unchanged.
+    expect([after.balanceMinor, after.heldMinor, availableMinor(after)]).toEqual([850n, 250n, 600n]);
+    expect(after.openHolds.get('h1')).toEqual({ holdId: 'h1', amountMinor: 250n, expiresAt: '2026-11-22T10:00:00.000Z' });
+    expect(after.resolvedHoldIds.has('h1')).toBe(false);
+  });
+
+  it('draws again and again; the draw that empties the hold resolves it, and nothing resolves it again', () => {
+    const history = [...held, drawn(100n, 300n, { transactionId: 'a' }), drawn(100n, 200n, { transactionId: 'b' })];
+    givenWallets(history, destination).when(decideDrawFromHold, draw(200n), ctx).then({
+      fromEvents: [drawn(200n, 0n)],
+      toEvents: [{ type: 'TransferCredited', data: { walletId: D, transactionId: 'tx-200', amountMinor: '200', currency: 'USD', occurredAt: at, fromWalletId: W, holdId: 'h1' } }],
+    });
+    const emptied = [...history, drawn(200n, 0n)];
+    const after = holder(emptied);
+    expect([after.balanceMinor, after.heldMinor, availableMinor(after), after.openHolds.size]).toEqual([600n, 0n, 600n, 0]);
+    expect(after.resolvedHoldIds.has('h1')).toBe(true);
+    givenWallets(emptied, destination).when(decideDrawFromHold, draw(1n), ctx).thenRejects('HOLD_ALREADY_RESOLVED');
+    givenWallet(emptied).when({ type: 'ReleaseHold', walletId: W, holdId: 'h1' }, ctx).thenRejects('HOLD_ALREADY_RESOLVED');
+    givenWallet(emptied).when({ type: 'ExpireHold', walletId: W, holdId: 'h1' }, { now: new Date('2026-11-23T00:00:00.000Z') }).thenRejects('HOLD_ALREADY_RESOLVED');
+    givenWallet(emptied).when({ type: 'CaptureHoldToSystem', walletId: W, holdId: 'h1', transactionId: 't', account: 'payout-settlement' }, ctx).thenRejects('HOLD_ALREADY_RESOLVED');
+    givenWallet(emptied).when({ type: 'CloseWallet', walletId: W }, ctx).thenRejects('WALLET_NOT_EMPTY');
+  });
+
+  it('releases, expires and captures only what a partly drawn hold still reserves', () => {
+    const partly = [...held, drawn(150n, 250n)];
+    givenWallet(partly).when({ type: 'ReleaseHold', walletId: W, holdId: 'h1' }, ctx).then([
+      { type: 'HoldReleased', data: { walletId: W, holdId: 'h1', releasedMinor: '250', currency: 'USD', releasedAt: at } },
+    ]);
+    const later = { now: new Date('2026-11-22T10:00:00.000Z') };
+    givenWallet(partly).when({ type: 'ExpireHold', walletId: W, holdId: 'h1' }, later).then([
+      { type: 'HoldExpired', data: { walletId: W, holdId: 'h1', releasedMinor: '250', currency: 'USD', expiredAt: later.now.toISOString() } },
+    ]);
+    const capture = { type: 'CaptureHoldToSystem' as const, walletId: W, holdId: 'h1', transactionId: 'tx9', account: 'payout-settlement' as const };
+    givenWallet(partly).when({ ...capture, amount: usd(50n) }, ctx).then([{
+      type: 'HoldCaptured',
+      data: { walletId: W, holdId: 'h1', transactionId: 'tx9', capturedMinor: '50', releasedMinor: '200', currency: 'USD', to: { kind: 'system', account: 'system:payout-settlement:USD' }, capturedAt: at },
+    }]);
+    givenWallet(partly).when({ ...capture, amount: usd(251n) }, ctx).thenRejects('CAPTURE_EXCEEDS_HOLD');
+    const released: WalletEvent = { type: 'HoldReleased', data: { walletId: W, holdId: 'h1', releasedMinor: '250', currency: 'USD', releasedAt: at } };
+    const after = holder([...partly, released]);
+    expect([after.balanceMinor, after.heldMinor, availableMinor(after), after.openHolds.size]).toEqual([850n, 0n, 850n, 0]);
+  });
+
+  it('refuses a draw beyond what the hold still reserves with DRAW_EXCEEDS_HOLD, naming both amounts', () => {
+    givenWallets(held, destination).when(decideDrawFromHold, draw(401n), ctx).thenRejects('DRAW_EXCEEDS_HOLD', { holdId: 'h1', held: '4.00', requested: '4.01' });
+    givenWallets([...held, drawn(300n, 100n)], destination).when(decideDrawFromHold, draw(101n), ctx).thenRejects('DRAW_EXCEEDS_HOLD', { held: '1.00', requested: '1.01' });
+  });
+
+  const frozen = (walletId: string): WalletEvent => ({ type: 'WalletFrozen', data: { walletId, reason: 'review', frozenAt: at } });
+  it.each<[string, WalletEvent[], WalletEvent[], Partial<DrawFromHoldCommand>, ContextOverride, string]>([
+    ['into the holding wallet', held, destination, { toWalletId: W }, {}, 'SAME_WALLET'],
+    ['from a wallet that does not exist', [], destination, {}, {}, 'WALLET_NOT_FOUND'],
+    ['into a wallet that does not exist', held, [], {}, {}, 'WALLET_NOT_FOUND'],
+    ['from a frozen wallet', [...held, frozen(W)], destination, {}, {}, 'WALLET_FROZEN'],
+    ['into a frozen wallet', held, [...destination, frozen(D)], {}, {}, 'WALLET_FROZEN'],
+    ['into a closed wallet', held, [...destination, { type: 'WalletClosed', data: { walletId: D, closedAt: at } }], {}, {}, 'WALLET_CLOSED'],
+    ['from a hold that does not exist', base, destination, {}, {}, 'HOLD_NOT_FOUND'],
+    ['from a released hold', [...held, { type: 'HoldReleased', data: { walletId: W, holdId: 'h1', releasedMinor: '400', currency: 'USD', releasedAt: at } }], destination, {}, {}, 'HOLD_ALREADY_RESOLVED'],
+    ['at or after the deadline', held, destination, {}, { now: new Date('2026-11-22T10:00:00.000Z') }, 'HOLD_EXPIRED'],
+    ['in another currency', held, destination, { amount: { amountMinor: 10n, currency: 'EUR' } }, {}, 'CURRENCY_MISMATCH'],
+    ['into a wallet in another currency', held, [{ type: 'WalletOpened', data: { walletId: D, ownerId: 'bob', currency: 'EUR', openedAt: at } }], {}, {}, 'CURRENCY_MISMATCH'],
+    ['of zero', held, destination, { amount: usd(0n) }, {}, 'AMOUNT_NOT_POSITIVE'],
+    ['of a negative amount', held, destination, { amount: usd(-5n) }, {}, 'AMOUNT_NOT_POSITIVE'],
+    ['with an over-long reference', held, destination, { reference: 'x'.repeat(141) }, {}, 'REFERENCE_INVALID'],
+    ['with a control character in the reference', held, destination, { reference: 'a\u0000b' }, {}, 'REFERENCE_INVALID'],
+  ])('refuses a draw %s', (_label, fromHistory, toHistory, override, context, code) => {
+    givenWallets(fromHistory, toHistory).when(decideDrawFromHold, draw(100n, override), { ...ctx, ...context }).thenRejects(code);
+  });
+
+  it.each<[string, WalletEvent]>([
+    ['beyond what the hold reserves', drawn(401n, 0n)],
+    ['with a remainder that does not add up', drawn(100n, 299n)],
+    ['of nothing', drawn(0n, 400n)],
+    ['from a hold that is not open', drawn(1n, 0n, { holdId: 'nope' })],
+  ])('treats a HoldDrawn %s as a corrupt history', (_label, event) => {
+    expect(() => foldWallet([...held, event])).toThrow(expect.objectContaining({ code: 'CORRUPT_WALLET_HISTORY' }));
+  });
+
+  it('snapshots a partly drawn hold with what it still reserves', () => {
+    const state = holder([...held, drawn(150n, 250n)]);
+    const decoded = decodeWalletSnapshot(JSON.parse(JSON.stringify(encodeWalletSnapshot(state)))) as ExistingWallet;
+    expect(decoded).toEqual(state);
+    expect(decoded.openHolds.get('h1')?.amountMinor).toBe(250n);
+  });
+});
+
+type ContextOverride = { now?: Date };

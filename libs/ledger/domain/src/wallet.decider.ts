@@ -8,6 +8,7 @@ import {
   MAX_REFERENCE_LENGTH,
   type CaptureHoldToWalletCommand,
   type CommandContext,
+  type DrawFromHoldCommand,
   type TransferCommand,
   type WalletCommand,
 } from './wallet.commands';
@@ -136,12 +137,77 @@ export function decideCaptureHoldToWallet(
   to: WalletState,
   context: CommandContext,
 ): { readonly fromEvents: WalletEvent[]; readonly toEvents: WalletEvent[] } {
-  if (command.walletId === command.toWalletId) {
-    throw new LedgerRejection('SAME_WALLET', 'A hold cannot be captured into the wallet that holds it', { walletId: command.walletId });
-  }
-  const source = requireWallet(holder, command.walletId);
-  const destination = requireWallet(to, command.toWalletId);
+  const { source, destination } = holderAndDestination(command, holder, to, 'captured');
   const { hold, capturedMinor } = captureAmounts(source, command.holdId, command.amount, context);
+  requireReceiverOf(destination, source);
+  const at = context.now.toISOString();
+  return {
+    fromEvents: [captured(source, hold, capturedMinor, command.transactionId, { kind: 'wallet', walletId: destination.walletId }, at)],
+    toEvents: [creditFromHold(destination, source, hold, capturedMinor, command.transactionId, at, command.reference)],
+  };
+}
+
+/**
+ * Draws part of a hold into another wallet (one row of a batch payout): HoldDrawn on the holder
+ * (balance and held down by the amount, available unchanged), TransferCredited on the
+ * destination. The hold stays open with what remains, so it can be drawn again; drawing the last
+ * of it resolves it. Release, expiry and capture of a partly drawn hold act on what remains.
+ */
+export function decideDrawFromHold(
+  command: DrawFromHoldCommand,
+  holder: WalletState,
+  to: WalletState,
+  context: CommandContext,
+): { readonly fromEvents: WalletEvent[]; readonly toEvents: WalletEvent[] } {
+  const { source, destination } = holderAndDestination(command, holder, to, 'drawn');
+  const hold = requireLiveHold(source, command.holdId, context);
+  requireCurrency(source, command.amount);
+  const drawnMinor = command.amount.amountMinor;
+  if (drawnMinor <= 0n) throw invalidCommand('AMOUNT_NOT_POSITIVE', 'A draw must be greater than zero', { amount: formatAmount(drawnMinor, source.currency) });
+  if (drawnMinor > hold.amountMinor) {
+    throw new LedgerRejection('DRAW_EXCEEDS_HOLD', `Draw of ${formatAmount(drawnMinor, source.currency)} exceeds what hold ${hold.holdId} still reserves`, {
+      holdId: hold.holdId,
+      held: formatAmount(hold.amountMinor, source.currency),
+      requested: formatAmount(drawnMinor, source.currency),
+    });
+  }
+  requireReceiverOf(destination, source);
+  const at = context.now.toISOString();
+  const credit = creditFromHold(destination, source, hold, drawnMinor, command.transactionId, at, command.reference);
+  return {
+    fromEvents: [{
+      type: 'HoldDrawn',
+      data: {
+        walletId: source.walletId,
+        holdId: hold.holdId,
+        transactionId: command.transactionId,
+        drawnMinor: minorToText(drawnMinor),
+        remainingMinor: minorToText(hold.amountMinor - drawnMinor),
+        currency: source.currency,
+        to: { kind: 'wallet', walletId: destination.walletId },
+        drawnAt: at,
+        ...(command.reference === undefined ? {} : { reference: command.reference }),
+      },
+    }],
+    toEvents: [credit],
+  };
+}
+
+/** The two wallets of money moving out of a hold into another wallet: different, and both existing. */
+function holderAndDestination(
+  command: { readonly walletId: string; readonly toWalletId: string },
+  holder: WalletState,
+  to: WalletState,
+  verb: 'captured' | 'drawn',
+): { source: ExistingWallet; destination: ExistingWallet } {
+  if (command.walletId === command.toWalletId) {
+    throw new LedgerRejection('SAME_WALLET', `A hold cannot be ${verb} into the wallet that holds it`, { walletId: command.walletId });
+  }
+  return { source: requireWallet(holder, command.walletId), destination: requireWallet(to, command.toWalletId) };
+}
+
+/** The destination of a hold's money: active, and in the holder's currency. */
+function requireReceiverOf(destination: ExistingWallet, source: ExistingWallet): void {
   requireActive(destination);
   if (destination.currency !== source.currency) {
     throw new LedgerRejection('CURRENCY_MISMATCH', `Wallet ${destination.walletId} is in ${destination.currency}, the hold in ${source.currency}`, {
@@ -149,20 +215,24 @@ export function decideCaptureHoldToWallet(
       amountCurrency: source.currency,
     });
   }
-  const at = context.now.toISOString();
-  const amount = { amountMinor: capturedMinor, currency: source.currency };
-  return {
-    fromEvents: [captured(source, hold, capturedMinor, command.transactionId, { kind: 'wallet', walletId: destination.walletId }, at)],
-    toEvents: [{ type: 'TransferCredited', data: { ...movement(destination, command.transactionId, amount, at, command.reference), fromWalletId: source.walletId, holdId: hold.holdId } }],
-  };
+}
+
+/** The destination's leg of a capture or draw: a credit naming the hold the money came out of. */
+function creditFromHold(
+  destination: ExistingWallet,
+  source: ExistingWallet,
+  hold: OpenHold,
+  amountMinor: bigint,
+  transactionId: string,
+  at: string,
+  reference: string | undefined,
+): WalletEvent {
+  const amount = { amountMinor, currency: source.currency };
+  return { type: 'TransferCredited', data: { ...movement(destination, transactionId, amount, at, reference), fromWalletId: source.walletId, holdId: hold.holdId } };
 }
 
 function captureAmounts(wallet: ExistingWallet, holdId: string, amount: Money | undefined, context: CommandContext): { hold: OpenHold; capturedMinor: bigint } {
-  requireActive(wallet);
-  const hold = requireOpenHold(wallet, holdId);
-  if (context.now.getTime() >= Date.parse(hold.expiresAt)) {
-    throw new LedgerRejection('HOLD_EXPIRED', `Hold ${holdId} expired at ${hold.expiresAt}`, { holdId, expiresAt: hold.expiresAt });
-  }
+  const hold = requireLiveHold(wallet, holdId, context);
   if (amount === undefined) return { hold, capturedMinor: hold.amountMinor };
   requireCurrency(wallet, amount);
   if (amount.amountMinor > hold.amountMinor) {
@@ -173,6 +243,16 @@ function captureAmounts(wallet: ExistingWallet, holdId: string, amount: Money | 
     });
   }
   return { hold, capturedMinor: amount.amountMinor };
+}
+
+/** A hold money may still come out of: on an active wallet, open, and not past its deadline. */
+function requireLiveHold(wallet: ExistingWallet, holdId: string, context: CommandContext): OpenHold {
+  requireActive(wallet);
+  const hold = requireOpenHold(wallet, holdId);
+  if (context.now.getTime() >= Date.parse(hold.expiresAt)) {
+    throw new LedgerRejection('HOLD_EXPIRED', `Hold ${holdId} expired at ${hold.expiresAt}`, { holdId, expiresAt: hold.expiresAt });
+  }
+  return hold;
 }
 
 function captured(wallet: ExistingWallet, hold: OpenHold, capturedMinor: bigint, transactionId: string, to: Counterparty, at: string): WalletEvent {
@@ -240,7 +320,7 @@ function requireAvailable(wallet: ExistingWallet, amount: Money): void {
 
 function requireOpenHold(wallet: ExistingWallet, holdId: string): OpenHold {
   if (wallet.resolvedHoldIds.has(holdId)) {
-    throw new LedgerRejection('HOLD_ALREADY_RESOLVED', `Hold ${holdId} was already captured, released or expired`, { holdId });
+    throw new LedgerRejection('HOLD_ALREADY_RESOLVED', `Hold ${holdId} was already captured, released, expired or drawn in full`, { holdId });
   }
   const hold = wallet.openHolds.get(holdId);
   if (!hold) throw holdNotFound(wallet.walletId, holdId);

@@ -31,6 +31,23 @@ export type WalletEvent =
         capturedAt: string;
       };
     }
+  | {
+      type: 'HoldDrawn';
+      data: {
+        walletId: string;
+        holdId: string;
+        transactionId: string;
+        /** Leaves the wallet (debit) to `to`, out of the hold: balance and held both go down. */
+        drawnMinor: string;
+        /** What the hold still reserves after this draw; 0 resolves the hold. */
+        remainingMinor: string;
+        currency: CurrencyCode;
+        /** Credited by that wallet's TransferCredited (with this holdId) in the same append. */
+        to: Extract<Counterparty, { kind: 'wallet' }>;
+        drawnAt: string;
+        reference?: string;
+      };
+    }
   | { type: 'HoldReleased'; data: { walletId: string; holdId: string; releasedMinor: string; currency: CurrencyCode; releasedAt: string } }
   | { type: 'HoldExpired'; data: { walletId: string; holdId: string; releasedMinor: string; currency: CurrencyCode; expiredAt: string } };
 
@@ -50,6 +67,7 @@ export type WalletEventType = WalletEvent['type'];
 export const WALLET_EVENT_TYPES: readonly WalletEventType[] = [
   'WalletOpened', 'WalletFrozen', 'WalletUnfrozen', 'WalletClosed', 'FundsDeposited', 'FundsWithdrawn',
   'TransferDebited', 'TransferCredited', 'HoldPlaced', 'HoldCaptured', 'HoldReleased', 'HoldExpired',
+  'HoldDrawn',
 ];
 
 export const WALLET_EVENT_SCHEMA_VERSION = 1;

@@ -19,6 +19,7 @@ export function encodeWalletSnapshot(state: WalletState): WalletSnapshot {
     currency: state.currency,
     balanceMinor: state.balanceMinor.toString(),
     heldMinor: state.heldMinor.toString(),
+    // What each hold still reserves (less any HoldDrawn): a snapshot from before draws existed says the same.
     openHolds: [...state.openHolds.values()].map((hold) => ({ holdId: hold.holdId, amountMinor: hold.amountMinor.toString(), expiresAt: hold.expiresAt })),
     resolvedHoldIds: [...state.resolvedHoldIds],
   };

@@ -5,6 +5,7 @@ import type { WalletEvent } from './wallet.events';
 
 export interface OpenHold {
   readonly holdId: string;
+  /** What the hold still reserves: the amount placed less what was drawn from it (HoldDrawn). */
   readonly amountMinor: bigint;
   readonly expiresAt: string;
 }
@@ -18,10 +19,10 @@ export type WalletState =
       readonly currency: CurrencyCode;
       /** Ledger balance: every posted movement. Never negative for a user wallet. */
       readonly balanceMinor: bigint;
-      /** Reserved by open holds; available = balance − held, never negative. */
+      /** Reserved by open holds (their remaining amounts); available = balance − held, never negative. */
       readonly heldMinor: bigint;
       readonly openHolds: ReadonlyMap<string, OpenHold>;
-      /** The latest MAX_REMEMBERED_RESOLVED_HOLDS holds captured, released or expired, oldest first. */
+      /** The latest MAX_REMEMBERED_RESOLVED_HOLDS holds captured, released, expired or drawn to zero, oldest first. */
       readonly resolvedHoldIds: ReadonlySet<string>;
     };
 
@@ -70,6 +71,26 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       const openHolds = new Map(state.openHolds);
       openHolds.set(event.data.holdId, { holdId: event.data.holdId, amountMinor, expiresAt: event.data.expiresAt });
       return { ...state, heldMinor: state.heldMinor + amountMinor, openHolds };
+    }
+    case 'HoldDrawn': {
+      const hold = state.openHolds.get(event.data.holdId);
+      if (!hold) throw corrupt(event, `hold ${event.data.holdId} is not open`);
+      const drawn = minorFromText(event.data.drawnMinor);
+      const remainingMinor = hold.amountMinor - drawn;
+      if (drawn <= 0n || remainingMinor < 0n || minorFromText(event.data.remainingMinor) !== remainingMinor) {
+        throw corrupt(event, `hold ${hold.holdId} reserves ${hold.amountMinor}, cannot draw ${drawn} leaving ${event.data.remainingMinor}`);
+      }
+      const openHolds = new Map(state.openHolds);
+      // Drawn to zero: resolved, exactly like a capture (a later release is HOLD_ALREADY_RESOLVED).
+      if (remainingMinor === 0n) openHolds.delete(hold.holdId);
+      else openHolds.set(hold.holdId, { ...hold, amountMinor: remainingMinor });
+      return {
+        ...state,
+        balanceMinor: state.balanceMinor - drawn,
+        heldMinor: state.heldMinor - drawn,
+        openHolds,
+        resolvedHoldIds: remainingMinor === 0n ? rememberResolved(state.resolvedHoldIds, hold.holdId) : state.resolvedHoldIds,
+      };
     }
     case 'HoldCaptured':
     case 'HoldReleased':

@@ -1,4 +1,5 @@
 import { canonicalJson, type JsonObject, type RecordedEvent } from '@ledger/event-store';
+import { decideDrawFromHold, foldWallet, type WalletEvent } from '@ledger/ledger-domain';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { loadSync } from 'protobufjs';
@@ -221,6 +222,69 @@ describe('integration events: LedgerEvent codec', () => {
     ['data that is not plain JSON', { data: { at: new Date() } as unknown as JsonObject }],
   ])('refuses to encode an event with %s (INVALID_EVENT)', (_case, overrides) => {
     expect(errorOf(() => encodeLedgerEvent(sampleEvent(overrides))).code).toBe('INVALID_EVENT');
+  });
+});
+
+describe('integration events: the contract is additive', () => {
+  const root = loadSync(PROTO);
+  const numbers = (message: string): Record<string, number> =>
+    Object.fromEntries(root.lookupType(`integration.ledger.v1.${message}`).fieldsArray.map((field) => [field.name, field.id]));
+
+  it('never renumbers a field of a shipped message', () => {
+    expect(numbers('LedgerEvent')).toEqual({
+      contractVersion: 1, eventId: 2, streamId: 3, category: 4, revision: 5, globalPosition: 6, type: 7, dataJson: 8,
+      correlationId: 9, causationId: 10, principal: 11, idempotencyKey: 12, schemaVersion: 13, recordedAt: 14, hash: 15,
+    });
+    expect(numbers('Watermark')).toEqual({ contractVersion: 1, position: 2 });
+    expect(numbers('HoldDrawnData')).toEqual({
+      walletId: 1, holdId: 2, transactionId: 3, drawnMinor: 4, remainingMinor: 5, currency: 6, to: 7, drawnAt: 8, reference: 9,
+    });
+    expect(numbers('WalletCounterparty')).toEqual({ kind: 1, walletId: 2 });
+  });
+});
+
+describe('integration events: HoldDrawn', () => {
+  const at = '2026-11-21T10:00:00.000Z';
+  const holder = foldWallet([
+    { type: 'WalletOpened', data: { walletId: 'w1', ownerId: 'payer', currency: 'USD', openedAt: at } },
+    { type: 'FundsDeposited', data: { walletId: 'w1', transactionId: 't0', amountMinor: '100000', currency: 'USD', occurredAt: at, from: 'system:external-funding:USD' } },
+    { type: 'HoldPlaced', data: { walletId: 'w1', holdId: 'h1', amountMinor: '50000', currency: 'USD', expiresAt: '2026-11-22T10:00:00.000Z', placedAt: at } },
+  ]);
+  const recipient = foldWallet([{ type: 'WalletOpened', data: { walletId: 'w2', ownerId: 'payee', currency: 'USD', openedAt: at } }]);
+  /** The holder's event of one draw, as the decider makes it and a store records it. */
+  function drawnEvent(reference?: string): RecordedEvent {
+    const { fromEvents } = decideDrawFromHold(
+      { type: 'DrawFromHold', walletId: 'w1', holdId: 'h1', transactionId: 'row-1', toWalletId: 'w2', amount: { amountMinor: 1_250n, currency: 'USD' }, ...(reference ? { reference } : {}) },
+      holder,
+      recipient,
+      { now: new Date(at) },
+    );
+    const [event] = fromEvents as [WalletEvent];
+    return sampleEvent({ type: event.type, data: JSON.parse(JSON.stringify(event.data)) as JsonObject, streamId: 'wallet-w1' });
+  }
+
+  it('round-trips the HoldDrawn the decider makes, with and without a reference', () => {
+    for (const event of [drawnEvent('payout 7, row 1'), drawnEvent()]) {
+      const message = encodeLedgerEvent(event);
+      expect(message.key).toBe('wallet-w1');
+      expect(decodeLedgerMessage(message)).toStrictEqual({ kind: 'event', event });
+    }
+    expect(JSON.parse(encodeLedgerEvent(drawnEvent()).value)).toMatchObject({
+      type: 'HoldDrawn',
+      dataJson: '{"currency":"USD","drawnAt":"2026-11-21T10:00:00.000Z","drawnMinor":"1250","holdId":"h1","remainingMinor":"48750","to":{"kind":"wallet","walletId":"w2"},"transactionId":"row-1","walletId":"w1"}',
+    });
+  });
+
+  it('carries exactly the fields of integration.ledger.v1.HoldDrawnData in data_json (reference only when given)', () => {
+    const root = loadSync(PROTO);
+    const fields = (message: string): string[] => root.lookupType(`integration.ledger.v1.${message}`).fieldsArray.map((field) => field.name).sort();
+    const data = (event: RecordedEvent): Record<string, unknown> => {
+      const decoded = decodeLedgerMessage(encodeLedgerEvent(event));
+      return decoded.kind === 'event' ? decoded.event.data : {};
+    };
+    expect(Object.keys(data(drawnEvent('r'))).sort()).toEqual(fields('HoldDrawnData'));
+    expect(Object.keys(data(drawnEvent())).sort()).toEqual(fields('HoldDrawnData').filter((name) => name !== 'reference'));
+    expect(Object.keys(data(drawnEvent())['to'] as object).sort()).toEqual(fields('WalletCounterparty'));
   });
 });
 

@@ -33,9 +33,10 @@ export interface WalletReadModelTables {
   readonly directory: string;
   readonly watermarks: string;
   /**
-   * Open holds (wallet, hold, amount): the projection's private working state, so a capture,
-   * release or expiry subtracts exactly the amount the hold reserved, as evolveWallet does.
-   * Not a query surface.
+   * Open holds (wallet, hold, amount still reserved): the projection's private working state, so
+   * a capture, release, expiry or draw takes exactly what the hold reserves, as evolveWallet
+   * does. A draw leaves the remaining amount (the row is deleted when nothing remains). Not a
+   * query surface.
    */
   readonly openHolds: string;
 }

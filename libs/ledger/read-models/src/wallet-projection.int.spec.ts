@@ -53,7 +53,7 @@ describe('wallet projection on PostgreSQL', () => {
       await waitFor(() => projection.status().watermarkPosition >= workload.lastPosition, WAIT_MS, 'the projection to reach the last append');
       expect(await differencesFromFold(pool, store, walletTables(schema, 1), workload.walletIds)).toEqual([]);
       const types = await pool.query<{ type: string }>(`SELECT DISTINCT type FROM ${walletTables(schema, 1).history}`);
-      expect(types.rows.map((r) => r.type)).toEqual(expect.arrayContaining(['HoldPlaced', 'HoldCaptured', 'TransferDebited', 'TransferCredited']));
+      expect(types.rows.map((r) => r.type)).toEqual(expect.arrayContaining(['HoldPlaced', 'HoldCaptured', 'HoldDrawn', 'TransferDebited', 'TransferCredited']));
       expect(projection.status()).toMatchObject({ stoppedReason: undefined, running: true });
     } finally {
       await projection.stop();

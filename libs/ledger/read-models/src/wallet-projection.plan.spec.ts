@@ -1,7 +1,16 @@
 import type { RecordedEvent } from '@ledger/event-store';
-import { decideWallet, foldWallet, initialWalletState, type WalletCommand, type WalletEvent, type WalletState } from '@ledger/ledger-domain';
+import {
+  decideDrawFromHold,
+  decideWallet,
+  foldWallet,
+  initialWalletState,
+  type DrawFromHoldCommand,
+  type WalletCommand,
+  type WalletEvent,
+  type WalletState,
+} from '@ledger/ledger-domain';
 import { ProjectionPoisonError } from './projection-poison.error';
-import { holdKey, planWalletBatch, type StoredWallet } from './wallet-projection.plan';
+import { holdKey, holdsToLoad, planWalletBatch, type StoredWallet } from './wallet-projection.plan';
 
 const NOW = new Date('2026-11-21T10:00:00.000Z');
 
@@ -107,5 +116,72 @@ describe('planWalletBatch', () => {
   it('stops at an event that is not of a wallet stream', () => {
     const foreign = { ...events[1]!, streamId: 'payout-p1' };
     expect(planWalletBatch([events[0]!, foreign], new Map(), new Map()).poison).toMatchObject({ reason: 'NOT_A_WALLET_EVENT', location: { streamId: 'payout-p1' } });
+  });
+});
+
+describe('planWalletBatch: draws from a hold (batch payouts)', () => {
+  // w1 reserves 300 in hold h1 and pays it out to w2 in three draws; w2's credits name the hold.
+  const states = new Map<string, WalletState>();
+  const events: RecordedEvent[] = [];
+  const append = (walletId: string, decided: readonly WalletEvent[]): void => {
+    for (const event of decided) {
+      const revision = BigInt(events.filter((e) => e.streamId === `wallet-${walletId}`).length);
+      events.push(recorded(walletId, event, revision, 100n + BigInt(events.length)));
+    }
+    states.set(walletId, foldWallet(decided, states.get(walletId) ?? initialWalletState));
+  };
+  const single = (command: WalletCommand): void => append(command.walletId, decideWallet(command, states.get(command.walletId) ?? initialWalletState, { now: NOW }));
+  const draw = (minor: bigint, reference: string): void => {
+    const command: DrawFromHoldCommand = { type: 'DrawFromHold', walletId: 'w1', holdId: 'h1', transactionId: `row-${reference}`, toWalletId: 'w2', amount: usd(minor), reference };
+    const { fromEvents, toEvents } = decideDrawFromHold(command, states.get('w1') ?? initialWalletState, states.get('w2') ?? initialWalletState, { now: NOW });
+    append('w1', fromEvents);
+    append('w2', toEvents);
+  };
+  single(commands[0]!);
+  single(commands[1]!);
+  single(commands[2]!);
+  single({ type: 'OpenWallet', walletId: 'w2', ownerId: 'o2', currency: 'USD' });
+  draw(100n, '1');
+  draw(150n, '2');
+  draw(50n, '3');
+  const ofW1 = (from: number) => events.slice(from).filter((e) => e.streamId === 'wallet-w1');
+  const drawRows = (plan: ReturnType<typeof planWalletBatch>) =>
+    plan.history.filter((r) => r.type === 'HoldDrawn' || r.type === 'TransferCredited').map((r) => [r.walletId, r.type, r.amountMinor, r.balanceAfter, r.heldAfter, r.counterparty, r.holdId, r.transactionId]);
+
+  it('lowers balance and held on the holder, with a history row naming the destination; credits the destination', () => {
+    const plan = planWalletBatch(events, new Map(), new Map());
+    expect(plan.poison).toBeUndefined();
+    expect(drawRows(plan)).toEqual([
+      ['w1', 'HoldDrawn', -100n, 900n, 200n, 'w2', 'h1', 'row-1'],
+      ['w2', 'TransferCredited', 100n, 100n, 0n, 'w1', 'h1', 'row-1'],
+      ['w1', 'HoldDrawn', -150n, 750n, 50n, 'w2', 'h1', 'row-2'],
+      ['w2', 'TransferCredited', 150n, 250n, 0n, 'w1', 'h1', 'row-2'],
+      ['w1', 'HoldDrawn', -50n, 700n, 0n, 'w2', 'h1', 'row-3'],
+      ['w2', 'TransferCredited', 50n, 300n, 0n, 'w1', 'h1', 'row-3'],
+    ]);
+    expect(plan.history.find((r) => r.type === 'HoldDrawn')).toMatchObject({ reference: '1', currency: 'USD' });
+    expect(plan.balances.map((b) => [b.walletId, b.balanceMinor, b.heldMinor])).toEqual([['w1', 700n, 0n], ['w2', 300n, 0n]]);
+    // Placed and emptied within the batch: no open-holds row to write or delete.
+    expect([plan.holdsToUpsert, plan.holdsToDelete]).toEqual([[], []]);
+  });
+
+  it('keeps the stored hold row at what remains across batches, and deletes it when a draw empties the hold', () => {
+    expect(holdsToLoad(events)).toEqual([{ walletId: 'w1', holdId: 'h1' }]);
+    const afterPlacing: StoredWallet = { walletId: 'w1', ownerId: 'o1', currency: 'USD', status: 'open', balanceMinor: 1_000n, heldMinor: 300n, streamRevision: 2n, globalPosition: 102n };
+    const first = planWalletBatch(events.slice(0, 6), new Map([['w1', afterPlacing]]), new Map([[holdKey('w1', 'h1'), 300n]]));
+    expect(first).toMatchObject({ poison: undefined, holdsToUpsert: [{ walletId: 'w1', holdId: 'h1', amountMinor: 200n }], holdsToDelete: [] });
+
+    const afterTwo: StoredWallet = { ...afterPlacing, balanceMinor: 750n, heldMinor: 50n, streamRevision: 4n, globalPosition: 106n };
+    const last = planWalletBatch(ofW1(8), new Map([['w1', afterTwo]]), new Map([[holdKey('w1', 'h1'), 50n]]));
+    expect(last.poison).toBeUndefined();
+    expect(last.history[0]).toMatchObject({ type: 'HoldDrawn', amountMinor: -50n, balanceAfter: 700n, heldAfter: 0n });
+    expect([last.holdsToUpsert, last.holdsToDelete]).toEqual([[], [{ walletId: 'w1', holdId: 'h1' }]]);
+  });
+
+  it('stops at a draw whose remainder does not follow from the stored hold', () => {
+    const afterTwo: StoredWallet = { walletId: 'w1', ownerId: 'o1', currency: 'USD', status: 'open', balanceMinor: 750n, heldMinor: 50n, streamRevision: 4n, globalPosition: 106n };
+    const plan = planWalletBatch(ofW1(8), new Map([['w1', afterTwo]]), new Map([[holdKey('w1', 'h1'), 60n]]));
+    expect(plan.poison).toMatchObject({ reason: 'CANNOT_FOLLOW', location: { revision: 5n } });
+    expect(plan.history).toEqual([]);
   });
 });

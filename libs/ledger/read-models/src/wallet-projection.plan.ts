@@ -93,7 +93,8 @@ export interface WalletBatchPlan {
   readonly poison: ProjectionPoisonError | undefined;
 }
 
-const RESOLUTIONS = new Set(['HoldCaptured', 'HoldReleased', 'HoldExpired']);
+/** Events that take from an open hold, so need its stored amount; all but HoldDrawn resolve it, a HoldDrawn may. */
+const HOLD_TAKERS = new Set(['HoldCaptured', 'HoldReleased', 'HoldExpired', 'HoldDrawn']);
 const KNOWN_TYPES: ReadonlySet<string> = new Set(WALLET_EVENT_TYPES);
 const NO_RESOLVED_HOLDS: ReadonlySet<string> = new Set();
 
@@ -116,13 +117,13 @@ export function holdKey(walletId: string, holdId: string): string {
 }
 
 /**
- * The (wallet, hold) pairs whose stored amounts the batch needs: those its resolutions name.
- * Events of foreign streams are left for planWalletBatch to report.
+ * The (wallet, hold) pairs whose stored amounts the batch needs: those its resolutions and draws
+ * name. Events of foreign streams are left for planWalletBatch to report.
  */
 export function holdsToLoad(events: readonly RecordedEvent[]): HoldKey[] {
   const keys = new Map<string, HoldKey>();
   for (const event of events) {
-    if (!RESOLUTIONS.has(event.type)) continue;
+    if (!HOLD_TAKERS.has(event.type)) continue;
     const holdId = event.data['holdId'];
     if (typeof holdId !== 'string') continue;
     let walletId: string;
@@ -255,7 +256,7 @@ function evolve(state: WalletState, event: RecordedEvent, walletId: string): Wal
   if (event.data['walletId'] !== walletId) throw new Error(`data.walletId '${String(event.data['walletId']).slice(0, 80)}' is not the stream's wallet`);
   // The projection does not answer HOLD_ALREADY_RESOLVED, so it does not carry the resolved ids
   // (evolveWallet would copy that set on every resolution).
-  const input = RESOLUTIONS.has(event.type) && state.status !== 'none' ? { ...state, resolvedHoldIds: NO_RESOLVED_HOLDS } : state;
+  const input = HOLD_TAKERS.has(event.type) && state.status !== 'none' ? { ...state, resolvedHoldIds: NO_RESOLVED_HOLDS } : state;
   return evolveWallet(input, event as unknown as WalletEvent);
 }
 
@@ -292,7 +293,8 @@ function counterpartyOf(type: WalletEvent['type'], data: RecordedEvent['data']):
       return text(data['toWalletId']);
     case 'TransferCredited':
       return text(data['fromWalletId']);
-    case 'HoldCaptured': {
+    case 'HoldCaptured':
+    case 'HoldDrawn': {
       const to = data['to'] as { kind?: unknown; walletId?: unknown; account?: unknown } | null;
       if (!to || typeof to !== 'object') return null;
       return to.kind === 'wallet' ? text(to.walletId) : text(to.account);

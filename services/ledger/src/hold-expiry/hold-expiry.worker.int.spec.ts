@@ -124,6 +124,39 @@ describe('HoldExpiryWorker on PostgreSQL', () => {
     expect(restarted.status().expired).toBe(2);
   });
 
+  it('forgets a hold drawn to zero and, after a restart, expires a partly drawn one with what remains', async () => {
+    const first = instance();
+    const kit = new HoldExpiryKit(first.store, first.processor, clock);
+    const wallet = await kit.fundedWallet('100.00');
+    const payee = await kit.fundedWallet('1.00');
+    const emptied = await kit.placeHold(wallet, '10.00', 2 * MINUTE);
+    const partly = await kit.placeHold(wallet, '10.00', 3 * MINUTE);
+    const worker = startWorker(first);
+    await waitFor(() => worker.status().caughtUp && worker.status().trackedHolds === 2, WAIT_MS, 'two holds tracked');
+    await kit.draw(emptied, payee, '10.00');
+    await waitFor(() => worker.status().trackedHolds === 1, WAIT_MS, 'the emptied hold forgotten');
+    const drawn = await kit.draw(partly, payee, '4.00');
+    await waitFor(() => worker.status().position >= drawn, WAIT_MS, 'the partial draw read');
+    expect(worker.status().trackedHolds).toBe(1);
+    await worker.stop();
+    await closeInstance(first);
+
+    const second = instance();
+    // The emptied hold no longer holds the checkpoint back; the partly drawn one does.
+    expect(await second.checkpoints.load(HOLD_EXPIRY_CONSUMER_ID)).toBe(partly.position - 1n);
+    const kit2 = new HoldExpiryKit(second.store, second.processor, clock);
+    clock.advance(10 * MINUTE);
+    const restarted = startWorker(second);
+    await expectExpiredOnce(kit2, [partly]);
+    const [expired] = (await kit2.resolutions()).get(partly.holdId) ?? [];
+    expect(expired?.data).toMatchObject({ releasedMinor: '600' });
+    expect(await kit2.outcomeTypes(emptied.holdId)).toEqual(['HoldDrawn']);
+    expect(await kit2.outcomeTypes(partly.holdId)).toEqual(['HoldDrawn', 'HoldExpired']);
+    expect(await kit2.available(wallet)).toBe('86.00');
+    await waitFor(() => restarted.status().trackedHolds === 0, WAIT_MS, 'nothing left tracked');
+    expect(restarted.status().expired).toBe(1);
+  });
+
   it('after a crash (the last checkpoint writes lost) a new process expires every hold once', async () => {
     const first = instance();
     const kit = new HoldExpiryKit(first.store, first.processor, clock);

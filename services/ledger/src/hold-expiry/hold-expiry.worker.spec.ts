@@ -105,6 +105,50 @@ describe('HoldExpiryWorker (in-memory store, injected clock)', () => {
     expect(await kit.available(wallet)).toBe('90.00');
   });
 
+  it('forgets a hold drawn to zero, whether it reads the draws in its rebuild or live, and never expires it', async () => {
+    const wallet = await kit.fundedWallet('100.00');
+    const payee = await kit.fundedWallet('1.00');
+    const early = await kit.placeHold(wallet, '30.00', MINUTE);
+    const late = await kit.placeHold(wallet, '20.00', MINUTE);
+    await kit.draw(early, payee, '10.00');
+    await kit.draw(early, payee, '20.00');
+    const worker = startWorker();
+    await waitFor(() => worker.status().caughtUp && worker.status().trackedHolds === 1, WAIT_MS, 'only the hold not emptied tracked');
+    await kit.draw(late, payee, '5.00');
+    await kit.draw(late, payee, '15.00');
+    await waitFor(() => worker.status().trackedHolds === 0, WAIT_MS, 'the emptied hold forgotten');
+
+    clock.advance(2 * MINUTE);
+    await turns(worker);
+    expect(await kit.outcomeTypes(early.holdId)).toEqual(['HoldDrawn', 'HoldDrawn']);
+    expect(await kit.outcomeTypes(late.holdId)).toEqual(['HoldDrawn', 'HoldDrawn']);
+    expect(worker.status()).toMatchObject({ expired: 0, alreadyResolved: 0, failedAttempts: 0 });
+    expect([await kit.available(wallet), await kit.available(payee)]).toEqual(['50.00', '51.00']);
+    // An emptied hold no longer holds the checkpoint back.
+    await waitFor(async () => (await checkpoints.load(HOLD_EXPIRY_CONSUMER_ID)) >= late.position, WAIT_MS, 'checkpoint past the emptied holds');
+  });
+
+  it('still expires a partly drawn hold at its deadline, releasing only what remains', async () => {
+    const wallet = await kit.fundedWallet('100.00');
+    const payee = await kit.fundedWallet('1.00');
+    const hold = await kit.placeHold(wallet, '30.00', MINUTE);
+    const worker = startWorker();
+    await waitFor(() => worker.status().caughtUp && worker.status().trackedHolds === 1, WAIT_MS, 'the hold tracked');
+    const drawn = await kit.draw(hold, payee, '10.00');
+    await waitFor(() => worker.status().position >= drawn, WAIT_MS, 'the draw read');
+    expect(worker.status().trackedHolds).toBe(1);
+    expect(await kit.available(wallet)).toBe('70.00');
+
+    clock.set(hold.expiresAt);
+    await expectExpiredOnce([hold]);
+    const [expired] = (await kit.resolutions()).get(hold.holdId) ?? [];
+    expect(expired?.data).toMatchObject({ holdId: hold.holdId, releasedMinor: '2000' });
+    expect(await kit.outcomeTypes(hold.holdId)).toEqual(['HoldDrawn', 'HoldExpired']);
+    expect(await kit.available(wallet)).toBe('90.00');
+    await waitFor(() => worker.status().trackedHolds === 0, WAIT_MS, 'the hold forgotten');
+    expect(worker.status()).toMatchObject({ expired: 1, alreadyResolved: 0 });
+  });
+
   it('drops a hold resolved behind its back (a capture it has not read yet): the decider refuses, nothing is appended', async () => {
     const wallet = await kit.fundedWallet('100.00');
     const hold = await kit.placeHold(wallet, '10.00', MINUTE);

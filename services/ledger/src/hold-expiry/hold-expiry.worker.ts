@@ -21,7 +21,7 @@ export function holdExpiryIdempotencyKey(holdId: string): string {
   return `hold-expiry:${holdId}`;
 }
 
-const HOLD_EVENT_TYPES = ['HoldPlaced', 'HoldCaptured', 'HoldReleased', 'HoldExpired'] as const;
+const HOLD_EVENT_TYPES = ['HoldPlaced', 'HoldDrawn', 'HoldCaptured', 'HoldReleased', 'HoldExpired'] as const;
 const FILTER: LogFilter = { categories: [WALLET_CATEGORY], eventTypes: HOLD_EVENT_TYPES };
 
 /** Refusals that mean "nothing left to expire": the hold was resolved (or never existed here). */
@@ -78,7 +78,7 @@ export interface HoldExpiryStatus {
 /**
  * Expires holds at their deadline (issue 3: holds "expire at a deadline").
  *
- * Reading: it tails the global log (category `wallet`, the four hold event types) and keeps every
+ * Reading: it tails the global log (category `wallet`, the five hold event types) and keeps every
  * open hold in a HoldSchedule (deadline min-heap + placement-ordered map). It first reads up to the
  * head with readAll (the rebuild), then follows live appends with subscribeToAll.
  *
@@ -87,9 +87,10 @@ export interface HoldExpiryStatus {
  * as HOLD_EXPIRY_PRINCIPAL, with the idempotency key `hold-expiry:<holdId>`, so however many times
  * and from however many instances it is submitted, one HoldExpired is appended; a later submission
  * is answered from the record (`replayed`) or refused HOLD_ALREADY_RESOLVED. That, HOLD_NOT_FOUND
- * and a capture/release seen in the log just drop the hold. Any other failure (OVERLOADED, the
- * store down, a conflict storm...) keeps it and retries with capped exponential backoff: a hold is
- * never dropped on an error.
+ * and a capture/release (or a draw leaving nothing) seen in the log just drop the hold; a hold
+ * drawn in part stays tracked and expires at its deadline, releasing what remains. Any other
+ * failure (OVERLOADED, the store down, a conflict storm...) keeps it and retries with capped
+ * exponential backoff: a hold is never dropped on an error.
  *
  * Checkpoint (the restart cost): the stored position W is a low-water mark, never past
  * - the last position read,
@@ -101,10 +102,10 @@ export interface HoldExpiryStatus {
  * duration, 30 days, plus any expiry backlog), rebuilding exactly the open set.
  *
  * Bound (maxTrackedHolds): when a HoldPlaced arrives with the schedule full, the worker notes
- * its position and skips every later HoldPlaced (it still applies captures, releases and expiries,
- * and expires what it tracks). The checkpoint stays below the first skipped hold. Once expiries
- * and resolutions bring the schedule down to three quarters of the bound, it re-reads the log
- * from that position (a re-scan) and picks the skipped holds up in order. Each re-scan starts
+ * its position and skips every later HoldPlaced (it still applies draws, captures, releases and
+ * expiries, and expires what it tracks). The checkpoint stays below the first skipped hold. Once
+ * expiries and resolutions bring the schedule down to three quarters of the bound, it re-reads the
+ * log from that position (a re-scan) and picks the skipped holds up in order. Each re-scan starts
  * with room, so it tracks the hold it started at and the skip point only moves forward. Cost:
  * holds placed while over the bound are expired late (after a re-scan), and a re-scan reads the
  * hold events since the skip point again. Nothing is dropped. Warned in the log; size the bound
@@ -259,6 +260,13 @@ export class HoldExpiryWorker {
   private apply(event: RecordedEvent): void {
     this.cursor = event.position;
     const data = (event as unknown as WalletEvent).data as { holdId: string; walletId: string };
+    if (event.type === 'HoldDrawn') {
+      // Drawn to zero: resolved, like a capture. Drawn in part: still open, still expires. (Were a
+      // resolved hold kept, its ExpireHold would be refused HOLD_ALREADY_RESOLVED and dropped.)
+      const drawn = (event as unknown as Extract<WalletEvent, { type: 'HoldDrawn' }>).data;
+      if (drawn.remainingMinor === '0' && this.schedule.remove(drawn.holdId)) this.maybeRescan();
+      return;
+    }
     if (event.type !== 'HoldPlaced') {
       // Captured, released or expired (by anyone): nothing left to do for it.
       if (this.schedule.remove(data.holdId)) this.maybeRescan();

@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Principal } from '@ledger/auth';
 import { ValidationError } from '@ledger/errors';
-import type { CommandProcessor } from '@ledger/event-sourcing';
+import { requestHash, type CommandProcessor, type DomainEvent, type StreamView } from '@ledger/event-sourcing';
 import type { EventStore, RecordedEvent } from '@ledger/event-store';
-import { WALLET_CATEGORY, walletStreamId } from '@ledger/ledger-domain';
+import { decideDrawFromHold, WALLET_CATEGORY, walletStreamId, type WalletState } from '@ledger/ledger-domain';
+import { parseAmount } from '@ledger/money';
 import { WalletCommandsService, type PinGate } from '../wallets/wallet-commands.service';
 import { WalletQueriesService } from '../wallets/wallet-queries.service';
+import { walletStreamModel } from '../wallets/wallet.stream-model';
 
 /** A clock tests move by hand: the worker's only notion of "now". */
 export class TestClock {
@@ -36,6 +39,8 @@ export interface PlacedHold {
 }
 
 const RESOLUTIONS = ['HoldCaptured', 'HoldReleased', 'HoldExpired'];
+/** Resolutions, and draws (a draw that leaves nothing resolves its hold). */
+const HOLD_OUTCOMES = [...RESOLUTIONS, 'HoldDrawn'];
 
 /** Wallets and holds through the real command service, on whatever store and processor the test uses. */
 export class HoldExpiryKit {
@@ -45,7 +50,7 @@ export class HoldExpiryKit {
 
   constructor(
     readonly store: EventStore,
-    processor: CommandProcessor,
+    private readonly processor: CommandProcessor,
     readonly clock: TestClock,
   ) {
     this.commands = new WalletCommandsService(processor, pins, clock.now);
@@ -78,6 +83,31 @@ export class HoldExpiryKit {
     await this.commands.captureHold(alice, { walletId: hold.walletId, holdId: hold.holdId, toSystemAccount: 'payout-settlement', idempotencyKey: this.key(), pin: PIN });
   }
 
+  /**
+   * Draws `amount` of a hold into another wallet (as a batch payout row does) straight through
+   * the processor: the command service has no draw use case yet. Returns the global position of
+   * the HoldDrawn event (the append's position is the destination's credit's).
+   */
+  async draw(hold: PlacedHold, toWalletId: string, amount: string): Promise<bigint> {
+    const now = this.clock.now();
+    const transactionId = randomUUID();
+    await this.processor.execute({
+      streams: [hold.walletId, toWalletId].map((walletId) => ({ streamId: walletStreamId(walletId), model: walletStreamModel as never })),
+      decide: (views) => {
+        const [from, to] = views as [StreamView<WalletState>, StreamView<WalletState>];
+        const command = { type: 'DrawFromHold' as const, walletId: hold.walletId, holdId: hold.holdId, transactionId, toWalletId, amount: parseAmount(amount, 'USD') };
+        const { fromEvents, toEvents } = decideDrawFromHold(command, from.state, to.state, { now });
+        return { events: [fromEvents as unknown as DomainEvent[], toEvents as unknown as DomainEvent[]], result: { transactionId } };
+      },
+      idempotency: { scope: 'service:hold-expiry-kit', key: this.key(), requestHash: requestHash({ op: 'DrawFromHold', holdId: hold.holdId, toWalletId, amount }) },
+      metadata: { correlationId: randomUUID(), causationId: randomUUID(), principal: 'service:hold-expiry-kit' },
+    });
+    const recent = await this.store.readStream(walletStreamId(hold.walletId), { direction: 'backwards', maxCount: 100 });
+    const event = recent.find((e) => e.type === 'HoldDrawn' && (e.data as { transactionId: string }).transactionId === transactionId);
+    if (!event) throw new Error(`HoldDrawn ${transactionId} not found`);
+    return event.position;
+  }
+
   async release(hold: PlacedHold): Promise<void> {
     await this.commands.releaseHold(alice, { walletId: hold.walletId, holdId: hold.holdId, idempotencyKey: this.key() });
   }
@@ -87,11 +117,20 @@ export class HoldExpiryKit {
   }
 
   /** Every HoldCaptured / HoldReleased / HoldExpired in the log, by hold id. */
-  async resolutions(): Promise<Map<string, RecordedEvent[]>> {
+  resolutions(): Promise<Map<string, RecordedEvent[]>> {
+    return this.holdEvents(RESOLUTIONS);
+  }
+
+  /** The resolutions and draws of one hold (types only), in log order, e.g. ['HoldDrawn', 'HoldExpired']. */
+  async outcomeTypes(holdId: string): Promise<string[]> {
+    return ((await this.holdEvents(HOLD_OUTCOMES)).get(holdId) ?? []).map((event) => event.type);
+  }
+
+  private async holdEvents(eventTypes: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
     const byHold = new Map<string, RecordedEvent[]>();
     let from = 0n;
     for (;;) {
-      const page = await this.store.readAll({ fromPosition: from, maxCount: 1_000, filter: { categories: [WALLET_CATEGORY], eventTypes: RESOLUTIONS } });
+      const page = await this.store.readAll({ fromPosition: from, maxCount: 1_000, filter: { categories: [WALLET_CATEGORY], eventTypes } });
       for (const event of page.events) {
         const holdId = (event.data as { holdId: string }).holdId;
         byHold.set(holdId, [...(byHold.get(holdId) ?? []), event]);

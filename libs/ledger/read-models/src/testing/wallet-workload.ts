@@ -3,6 +3,7 @@ import { isApplicationError } from '@ledger/errors';
 import type { EventStore, NewEvent, RecordedEvent, StreamWrite } from '@ledger/event-store';
 import {
   decideCaptureHoldToWallet,
+  decideDrawFromHold,
   decideTransfer,
   decideWallet,
   evolveWallet,
@@ -38,7 +39,8 @@ interface Wallet {
 /**
  * Random wallet command histories written to a real event store through the domain deciders:
  * deposits, withdrawals, transfers, holds (placed, captured to a system account or a wallet,
- * released, expired), freezes. Refused commands change nothing, as in the service. One writer.
+ * drawn into a wallet several times, released, expired), freezes. Refused commands change
+ * nothing, as in the service. One writer.
  */
 export class WalletWorkload {
   readonly wallets: Wallet[] = [];
@@ -87,19 +89,9 @@ export class WalletWorkload {
         const holdId = randomUUID();
         await this.decideAndAppend(wallet, { type: 'PlaceHold', walletId: wallet.id, holdId, amount, expiresAt: new Date(now.getTime() + 3_600_000) }, now);
         wallet.holds.push(holdId);
-      } else if (roll < 0.95 && wallet.holds.length > 0) {
-        const holdId = wallet.holds.splice(Math.floor(this.random() * wallet.holds.length), 1)[0] as string;
-        const how = this.random();
-        if (how < 0.3) {
-          await this.decideAndAppend(wallet, { type: 'CaptureHoldToSystem', walletId: wallet.id, holdId, transactionId, account: 'payout-settlement', ...(how < 0.15 ? { amount: { amountMinor: 1n, currency: 'USD' } } : {}) }, now);
-        } else if (how < 0.6 && wallet !== other) {
-          const decided = decideCaptureHoldToWallet({ type: 'CaptureHoldToWallet', walletId: wallet.id, holdId, transactionId, toWalletId: other.id }, wallet.state, other.state, { now });
-          await this.appendTwo(wallet, decided.fromEvents, other, decided.toEvents);
-        } else if (how < 0.8) {
-          await this.decideAndAppend(wallet, { type: 'ReleaseHold', walletId: wallet.id, holdId }, now);
-        } else {
-          await this.decideAndAppend(wallet, { type: 'ExpireHold', walletId: wallet.id, holdId }, now);
-        }
+      } else if (roll < 0.95) {
+        // Not a freeze when the wallet has no hold: frozen wallets refuse most of the workload.
+        if (wallet.holds.length > 0) await this.useHold(wallet, other, transactionId, now);
       } else if (roll < 0.96) {
         await this.decideAndAppend(wallet, { type: 'FreezeWallet', walletId: wallet.id, reason: 'review' }, now);
       } else {
@@ -108,6 +100,30 @@ export class WalletWorkload {
     } catch (error) {
       if (!isApplicationError(error) || error.kind === 'invariant_violation') throw error;
       // A business refusal (insufficient funds, frozen, …): nothing written, as in the service.
+    }
+  }
+
+  /** Captures, draws from, releases or expires one of the wallet's listed holds; a hold drawn in part stays listed. */
+  private async useHold(wallet: Wallet, other: Wallet, transactionId: string, now: Date): Promise<void> {
+    const holdId = wallet.holds.splice(Math.floor(this.random() * wallet.holds.length), 1)[0] as string;
+    const how = this.random();
+    if (how < 0.2) {
+      await this.decideAndAppend(wallet, { type: 'CaptureHoldToSystem', walletId: wallet.id, holdId, transactionId, account: 'payout-settlement', ...(how < 0.1 ? { amount: { amountMinor: 1n, currency: 'USD' } } : {}) }, now);
+    } else if (how < 0.4 && wallet !== other) {
+      const decided = decideCaptureHoldToWallet({ type: 'CaptureHoldToWallet', walletId: wallet.id, holdId, transactionId, toWalletId: other.id }, wallet.state, other.state, { now });
+      await this.appendTwo(wallet, decided.fromEvents, other, decided.toEvents);
+    } else if (how < 0.8 && wallet !== other) {
+      // Part of what the hold still reserves, or at times all of it.
+      const left = wallet.state.status === 'none' ? 1n : (wallet.state.openHolds.get(holdId)?.amountMinor ?? 1n);
+      const amountMinor = this.random() < 0.25 ? left : 1n + BigInt(Math.floor(this.random() * Number(left)));
+      const draw = { type: 'DrawFromHold' as const, walletId: wallet.id, holdId, transactionId, toWalletId: other.id, amount: { amountMinor, currency: 'USD' as const }, reference: `row ${this.steps}` };
+      const decided = decideDrawFromHold(draw, wallet.state, other.state, { now });
+      await this.appendTwo(wallet, decided.fromEvents, other, decided.toEvents);
+      if (wallet.state.status !== 'none' && wallet.state.openHolds.has(holdId)) wallet.holds.push(holdId);
+    } else if (how < 0.9) {
+      await this.decideAndAppend(wallet, { type: 'ReleaseHold', walletId: wallet.id, holdId }, now);
+    } else {
+      await this.decideAndAppend(wallet, { type: 'ExpireHold', walletId: wallet.id, holdId }, now);
     }
   }
 
@@ -160,8 +176,9 @@ export async function readWalletStream(store: EventStore, walletId: string): Pro
 
 /**
  * Differences between one version of the read model and the domain fold of each wallet's
- * stream: balances row (status, balance, held, revision), and per history row the event id,
- * the balances after it, in revision order with exactly one row per event. Empty = equal.
+ * stream: balances row (status, balance, held, revision), per history row the event id and the
+ * balances after it, in revision order with exactly one row per event, and the open-holds rows
+ * (what each open hold still reserves). Empty = equal.
  */
 export async function differencesFromFold(pool: Pool, store: EventStore, tables: WalletReadModelTables, walletIds: readonly string[]): Promise<string[]> {
   const problems: string[] = [];
@@ -191,6 +208,13 @@ export async function differencesFromFold(pool: Pool, store: EventStore, tables:
     const row = balance[0];
     const actual = row ? `${row.status}:${row.balance_minor}:${row.held_minor}:${row.stream_revision}` : 'missing';
     if (expected !== actual) problems.push(`${walletId} balance: expected ${expected}, got ${actual}`);
+    const { rows: holds } = await pool.query<{ hold_id: string; amount_minor: string }>(
+      `SELECT hold_id, amount_minor::text FROM ${tables.openHolds} WHERE wallet_id = $1`,
+      [walletId],
+    );
+    const expectedHolds = [...folded.openHolds.values()].map((hold) => `${hold.holdId}:${hold.amountMinor}`).sort().join(',');
+    const actualHolds = holds.map((hold) => `${hold.hold_id}:${hold.amount_minor}`).sort().join(',');
+    if (expectedHolds !== actualHolds) problems.push(`${walletId} open holds: expected [${expectedHolds}], got [${actualHolds}]`);
   }
   return problems;
 }
