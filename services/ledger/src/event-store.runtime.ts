@@ -8,6 +8,7 @@ import { Pool } from 'pg';
 import { startWalletProjection, type RunningWalletProjection } from '@ledger/read-models';
 import type { LedgerConfig } from './config/ledger.config';
 import { HoldExpiryWorker } from './hold-expiry/hold-expiry.worker';
+import { startPayoutCommandConsumer, type PayoutCommandConsumer } from './payouts/payout-command.consumer';
 
 /** The event store, what it stands on and what writes to it; owned by the process, closed on shutdown. */
 export interface EventStoreRuntime {
@@ -22,6 +23,8 @@ export interface EventStoreRuntime {
   readonly holdExpiry: HoldExpiryWorker | undefined;
   /** The wallet projection run in this process (embedded mode); undefined when PROJECTION_IN_PROCESS=false. */
   readonly projection: RunningWalletProjection | undefined;
+  /** Executes the payout saga's commands (README "Payout commands"); undefined when PAYOUT_COMMANDS_ENABLED=false. */
+  readonly payoutCommands: PayoutCommandConsumer | undefined;
   close(): Promise<void>;
 }
 
@@ -82,7 +85,10 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
     databaseKind: config.database.kind,
     holdExpiry,
     projection: undefined,
+    payoutCommands: undefined,
     async close() {
+      // Consumers first: each lets its in-flight commands finish before the processor closes.
+      await runtime.payoutCommands?.stop();
       await holdExpiry?.stop();
       await runtime.projection?.stop();
       await processor.close();
@@ -104,6 +110,15 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
       });
       (runtime as { projection: RunningWalletProjection | undefined }).projection = projection;
       logger.log({ msg: 'wallet projection running in process', schema: config.queries.readModelsSchema }, 'Projection');
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
+  }
+  if (config.payoutCommands.enabled) {
+    try {
+      const payoutCommands = await startPayoutCommandConsumer(config.payoutCommands, config.kafka, { store, checkpoints, processor, clock: () => new Date(), logger });
+      (runtime as { payoutCommands: PayoutCommandConsumer | undefined }).payoutCommands = payoutCommands;
     } catch (error) {
       await runtime.close();
       throw error;

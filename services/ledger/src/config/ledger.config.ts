@@ -1,6 +1,8 @@
 import { loadAuthConfig, type AuthConfig } from '@ledger/auth';
 import { EnvReader, InvalidConfigError, parseLogLevel, readGrpcServerConfig, readHttpBodyLimitBytes, type GrpcServerConfig } from '@ledger/nest';
 import type { LogLevel } from '@nestjs/common';
+import { MAX_ENCODED_TOPIC_LENGTH, topicToCategory } from '@ledger/bus';
+import { PAYOUT_COMMANDS_TOPIC, PAYOUT_RESULTS_TOPIC } from '@ledger/payouts-messages';
 
 /** Where the event store lives: an external PostgreSQL, or one this process starts itself. */
 export type DatabaseConfig =
@@ -49,6 +51,44 @@ export interface InProcessProjectionConfig {
   readonly batchEvents: number;
 }
 
+/** Kafka, for the payout command consumer in cluster mode (set KAFKA_BROKERS to use it). */
+export interface LedgerKafkaConfig {
+  /** Comma-separated 'host:port' list. */
+  readonly brokers: string;
+  readonly clientId: string;
+  /** How long a result publish waits for the in-sync replicas, milliseconds. */
+  readonly ackTimeoutMs: number;
+  /** Producer retries of a failed result publish before the message is handled again. */
+  readonly publishRetries: number;
+  /** Partitions of `payouts.commands.v1` / `payouts.results.v1` when this service creates them. */
+  readonly topicPartitions: number;
+  /** -1: the broker's default.replication.factor. */
+  readonly topicReplicationFactor: number;
+  /** Partitions one member handles at once (still one message at a time per partition). */
+  readonly concurrentPartitions: number;
+}
+
+/** The payout command consumer (services/ledger/README.md "Payout commands"). */
+export interface PayoutCommandsConfig {
+  readonly enabled: boolean;
+  /** Where the saga's commands arrive; the contract's `payouts.commands.v1` unless an environment prefixes it. */
+  readonly commandsTopic: string;
+  /** Where results go; the contract's `payouts.results.v1` by default. */
+  readonly resultsTopic: string;
+  /** Consumer group on the commands topic. */
+  readonly groupId: string;
+  /** In-handler retries of steps that failed for an infrastructure reason, before redelivery. */
+  readonly retryAttempts: number;
+  /** First pause before such a retry (and before a redelivery on the embedded bus), milliseconds. */
+  readonly retryInitialDelayMs: number;
+  /** Cap on those pauses, milliseconds. */
+  readonly retryMaxDelayMs: number;
+  /** Bound on stopping the consumer (waiting for the message in hand), milliseconds. */
+  readonly stopTimeoutMs: number;
+}
+
+export const PAYOUT_COMMANDS_GROUP_ID = 'ledger-payout-commands';
+
 export interface LedgerConfig {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly grpc: GrpcServerConfig;
@@ -57,6 +97,9 @@ export interface LedgerConfig {
   readonly holdExpiry: HoldExpiryConfig;
   readonly queries: QueryConfig;
   readonly projection: InProcessProjectionConfig;
+  readonly payoutCommands: PayoutCommandsConfig;
+  /** Undefined: the embedded bus on this service's own event store. */
+  readonly kafka: LedgerKafkaConfig | undefined;
   readonly database: DatabaseConfig;
   readonly eventStoreSchema: string;
   readonly dbPoolMax: number;
@@ -91,6 +134,34 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
   } catch (error) {
     read.check('LOG_LEVEL', false, (error as Error).message.replace(/^LOG_LEVEL /, ''));
   }
+  const brokers = read.optionalString('KAFKA_BROKERS');
+  if (brokers !== undefined) {
+    read.check('KAFKA_BROKERS', brokers.split(',').every((b) => /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(b.trim())), "must be a comma-separated list of 'host:port'");
+  }
+  const kafkaClientId = read.string('KAFKA_CLIENT_ID', 'ledger');
+  read.check('KAFKA_CLIENT_ID', /^[A-Za-z0-9._-]{1,128}$/.test(kafkaClientId), 'must be 1 to 128 characters of letters, digits and . _ -');
+  const replicationFactor = read.integer('PAYOUT_TOPIC_REPLICATION_FACTOR', -1, -1, 16);
+  read.check('PAYOUT_TOPIC_REPLICATION_FACTOR', replicationFactor !== 0, 'must be -1 (broker default) or 1 to 16');
+  const kafka: LedgerKafkaConfig = {
+    brokers: brokers ?? '',
+    clientId: kafkaClientId,
+    ackTimeoutMs: read.integer('PAYOUT_PUBLISH_ACK_TIMEOUT_MS', 30_000, 100, 300_000),
+    publishRetries: read.integer('PAYOUT_PUBLISH_RETRIES', 5, 0, 100),
+    topicPartitions: read.integer('PAYOUT_TOPIC_PARTITIONS', 6, 1, 1_000),
+    topicReplicationFactor: replicationFactor,
+    concurrentPartitions: read.integer('PAYOUT_CONCURRENT_PARTITIONS', 2, 1, 64),
+  };
+  const commandsTopic = read.string('PAYOUT_COMMANDS_TOPIC', PAYOUT_COMMANDS_TOPIC);
+  const resultsTopic = read.string('PAYOUT_RESULTS_TOPIC', PAYOUT_RESULTS_TOPIC);
+  for (const [name, topic] of [['PAYOUT_COMMANDS_TOPIC', commandsTopic], ['PAYOUT_RESULTS_TOPIC', resultsTopic]] as const) {
+    read.check(name, isEmbeddableTopic(topic), `must be letters, digits and . _ - that fit an event-store category once escaped (at most ${MAX_ENCODED_TOPIC_LENGTH} characters)`);
+  }
+  read.check('PAYOUT_RESULTS_TOPIC', commandsTopic !== resultsTopic, 'must differ from PAYOUT_COMMANDS_TOPIC');
+  const groupId = read.string('PAYOUT_CONSUMER_GROUP', PAYOUT_COMMANDS_GROUP_ID);
+  read.check('PAYOUT_CONSUMER_GROUP', /^[A-Za-z0-9._:-]{1,63}$/.test(groupId), 'must be 1 to 63 characters of letters, digits and . _ : -');
+  const retryInitialDelayMs = read.integer('PAYOUT_RETRY_INITIAL_DELAY_MS', 100, 1, 60_000);
+  const retryMaxDelayMs = read.integer('PAYOUT_RETRY_MAX_DELAY_MS', 5_000, 1, 600_000);
+  read.check('PAYOUT_RETRY_MAX_DELAY_MS', retryMaxDelayMs >= retryInitialDelayMs, `must be at least PAYOUT_RETRY_INITIAL_DELAY_MS (${retryInitialDelayMs})`);
   return read.done<LedgerConfig>({
     http: {
       host: read.string('HTTP_HOST', '127.0.0.1'),
@@ -120,6 +191,17 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       inProcess: read.oneOf('PROJECTION_IN_PROCESS', ['true', 'false'] as const, url ? 'false' : 'true') === 'true',
       batchEvents: read.integer('PROJECTION_BATCH_EVENTS', 256, 1, 10_000),
     },
+    payoutCommands: {
+      enabled: read.oneOf('PAYOUT_COMMANDS_ENABLED', ['true', 'false'] as const, 'true') === 'true',
+      commandsTopic,
+      resultsTopic,
+      groupId,
+      retryAttempts: read.integer('PAYOUT_RETRY_ATTEMPTS', 3, 0, 100),
+      retryInitialDelayMs,
+      retryMaxDelayMs,
+      stopTimeoutMs: read.integer('PAYOUT_STOP_TIMEOUT_MS', 5_000, 1_000, 600_000),
+    },
+    kafka: brokers === undefined ? undefined : kafka,
     database: url
       ? { kind: 'external', url }
       : {
@@ -133,4 +215,14 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     logLevel,
   });
+}
+
+/** A topic both buses accept: Kafka's pattern, and short enough for an embedded-bus category. */
+function isEmbeddableTopic(topic: string): boolean {
+  try {
+    topicToCategory(topic);
+    return true;
+  } catch {
+    return false;
+  }
 }
