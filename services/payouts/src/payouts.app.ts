@@ -15,7 +15,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { PayoutsConfig } from './config/payouts.config';
-import { createPayoutsGrpcImplementation, PAYOUTS_GRPC_SERVICE_NAME, PAYOUTS_PROTO, PROTO_ROOT } from './grpc/payouts.grpc.handlers';
+import { createPayoutsGrpcImplementation, PAYOUTS_GRPC_SERVICE_NAME, PAYOUTS_PROTO, PAYOUTS_PROTO_ROOT } from './grpc/payouts.grpc.handlers';
 import { PayoutsModule } from './payouts.module';
 import { openPayoutsRuntime, type PayoutsRuntime } from './payouts.runtime';
 
@@ -47,7 +47,7 @@ export async function startPayoutsApp(config: PayoutsConfig, logger = new JsonLo
     grpc = await startGrpcServer({
       ...config.grpc,
       protoFiles: [PAYOUTS_PROTO],
-      includeDirs: [PROTO_ROOT],
+      includeDirs: [PAYOUTS_PROTO_ROOT],
       services: [{ name: PAYOUTS_GRPC_SERVICE_NAME, implementation: createPayoutsGrpcImplementation({ application: runtime.application, verifier: runtime.verifier, handlers }) }],
     });
   } catch (error) {

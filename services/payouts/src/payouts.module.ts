@@ -3,7 +3,7 @@ import { Inject, Module, type BeforeApplicationShutdown, type DynamicModule, typ
 import { APP_GUARD } from '@nestjs/core';
 import type { PayoutsConfig } from './config/payouts.config';
 import { PayoutsHealthHttpController } from './health/health.http.controller';
-import { PAYOUTS_HTTP_CONTROLLERS } from './http';
+import { PAYOUTS_HTTP_CONTROLLERS } from './http/payouts.http.controller';
 import type { PayoutsRuntime } from './payouts.runtime';
 import { PAYOUTS_APPLICATION, PAYOUTS_CONFIG, PAYOUTS_RUNTIME } from './payouts.tokens';
 
