@@ -19,6 +19,8 @@ export interface EventStoreRuntime {
   readonly checkpoints: PostgresCheckpointStore;
   readonly pool: Pool;
   readonly databaseKind: 'external' | 'embedded';
+  /** The PostgreSQL URL in use (the embedded server's, in embedded mode): other in-process services share it. */
+  readonly databaseUrl: string;
   /** Expires holds at their deadline (README "Hold expiry"); undefined when HOLD_EXPIRY_ENABLED=false. */
   readonly holdExpiry: HoldExpiryWorker | undefined;
   /** The wallet projection run in this process (embedded mode); undefined when PROJECTION_IN_PROCESS=false. */
@@ -83,6 +85,7 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
     checkpoints,
     pool,
     databaseKind: config.database.kind,
+    databaseUrl: url,
     holdExpiry,
     projection: undefined,
     payoutCommands: undefined,

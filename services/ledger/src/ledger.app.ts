@@ -25,6 +25,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { LedgerConfig } from './config/ledger.config';
 import { openEventStoreRuntime } from './event-store.runtime';
 import { LedgerModule } from './ledger.module';
+import { registerPayoutCommandMetrics } from './payouts/payout-command.metrics';
 
 export interface LedgerApp {
   readonly app: INestApplication;
@@ -32,6 +33,8 @@ export interface LedgerApp {
   readonly url: string;
   /** The bound gRPC address, e.g. 127.0.0.1:50051 */
   readonly grpcAddress: string;
+  /** The PostgreSQL URL the ledger uses (its embedded server's in embedded mode). */
+  readonly databaseUrl: string;
   /** Stops gRPC (drain, bounded), then HTTP and the event store. */
   close(): Promise<void>;
 }
@@ -52,6 +55,8 @@ export async function startLedgerApp(config: LedgerConfig, logger = new JsonLogg
     const registry = createMetricsRegistry({ prefix: 'ledger_', defaultLabels: { service: 'ledger' } });
     installHttpEdge(app, { bodyLimitBytes: config.http.bodyLimitBytes, logger, metrics: createHttpMetrics(registry) });
     mountMetricsEndpoint(app, registry);
+    const payoutCommands = runtime.payoutCommands;
+    if (payoutCommands) registerPayoutCommandMetrics(registry, () => payoutCommands.status());
     setupOpenApi(app, { title: 'Ledger', version: '1', path: 'docs' });
     app.enableShutdownHooks();
     await app.listen(config.http.port, config.http.host);
@@ -99,5 +104,5 @@ export async function startLedgerApp(config: LedgerConfig, logger = new JsonLogg
   httpApp.get(LedgerModule).beforeShutdown(() => (grpcStopped ??= grpcServer.stop(Math.max(100, config.shutdownTimeoutMs - 1_000)).then(() => undefined)));
   const close = (): Promise<void> => httpApp.close();
   logger.log({ msg: 'ledger service listening', url, grpc: grpcAddress }, 'Bootstrap');
-  return { app, url, grpcAddress, close };
+  return { app, url, grpcAddress, databaseUrl: runtime.databaseUrl, close };
 }

@@ -1,5 +1,6 @@
 import { loadAuthConfig, type AuthConfig } from '@ledger/auth';
-import { EnvReader, InvalidConfigError, parseLogLevel, readGrpcServerConfig, readHttpBodyLimitBytes, type GrpcServerConfig } from '@ledger/nest';
+import type { KafkaBusConfig } from '@ledger/bus-kafka';
+import { EnvReader, InvalidConfigError, parseLogLevel, readGrpcServerConfig, readHttpBodyLimitBytes, readKafkaBusConfig, type GrpcServerConfig } from '@ledger/nest';
 import type { LogLevel } from '@nestjs/common';
 import { MAX_ENCODED_TOPIC_LENGTH, topicToCategory } from '@ledger/bus';
 import { PAYOUT_COMMANDS_TOPIC, PAYOUT_RESULTS_TOPIC } from '@ledger/payouts-messages';
@@ -51,22 +52,8 @@ export interface InProcessProjectionConfig {
   readonly batchEvents: number;
 }
 
-/** Kafka, for the payout command consumer in cluster mode (set KAFKA_BROKERS to use it). */
-export interface LedgerKafkaConfig {
-  /** Comma-separated 'host:port' list. */
-  readonly brokers: string;
-  readonly clientId: string;
-  /** How long a result publish waits for the in-sync replicas, milliseconds. */
-  readonly ackTimeoutMs: number;
-  /** Producer retries of a failed result publish before the message is handled again. */
-  readonly publishRetries: number;
-  /** Partitions of `payouts.commands.v1` / `payouts.results.v1` when this service creates them. */
-  readonly topicPartitions: number;
-  /** -1: the broker's default.replication.factor. */
-  readonly topicReplicationFactor: number;
-  /** Partitions one member handles at once (still one message at a time per partition). */
-  readonly concurrentPartitions: number;
-}
+/** Kafka, for the payout command consumer in cluster mode (set KAFKA_BROKERS to use it; @ledger/nest readKafkaBusConfig). */
+export type LedgerKafkaConfig = KafkaBusConfig;
 
 /** The payout command consumer (services/ledger/README.md "Payout commands"). */
 export interface PayoutCommandsConfig {
@@ -134,23 +121,7 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
   } catch (error) {
     read.check('LOG_LEVEL', false, (error as Error).message.replace(/^LOG_LEVEL /, ''));
   }
-  const brokers = read.optionalString('KAFKA_BROKERS');
-  if (brokers !== undefined) {
-    read.check('KAFKA_BROKERS', brokers.split(',').every((b) => /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(b.trim())), "must be a comma-separated list of 'host:port'");
-  }
-  const kafkaClientId = read.string('KAFKA_CLIENT_ID', 'ledger');
-  read.check('KAFKA_CLIENT_ID', /^[A-Za-z0-9._-]{1,128}$/.test(kafkaClientId), 'must be 1 to 128 characters of letters, digits and . _ -');
-  const replicationFactor = read.integer('PAYOUT_TOPIC_REPLICATION_FACTOR', -1, -1, 16);
-  read.check('PAYOUT_TOPIC_REPLICATION_FACTOR', replicationFactor !== 0, 'must be -1 (broker default) or 1 to 16');
-  const kafka: LedgerKafkaConfig = {
-    brokers: brokers ?? '',
-    clientId: kafkaClientId,
-    ackTimeoutMs: read.integer('PAYOUT_PUBLISH_ACK_TIMEOUT_MS', 30_000, 100, 300_000),
-    publishRetries: read.integer('PAYOUT_PUBLISH_RETRIES', 5, 0, 100),
-    topicPartitions: read.integer('PAYOUT_TOPIC_PARTITIONS', 6, 1, 1_000),
-    topicReplicationFactor: replicationFactor,
-    concurrentPartitions: read.integer('PAYOUT_CONCURRENT_PARTITIONS', 2, 1, 64),
-  };
+  const kafka = readKafkaBusConfig(read, 'ledger');
   const commandsTopic = read.string('PAYOUT_COMMANDS_TOPIC', PAYOUT_COMMANDS_TOPIC);
   const resultsTopic = read.string('PAYOUT_RESULTS_TOPIC', PAYOUT_RESULTS_TOPIC);
   for (const [name, topic] of [['PAYOUT_COMMANDS_TOPIC', commandsTopic], ['PAYOUT_RESULTS_TOPIC', resultsTopic]] as const) {
@@ -201,7 +172,7 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       retryMaxDelayMs,
       stopTimeoutMs: read.integer('PAYOUT_STOP_TIMEOUT_MS', 5_000, 1_000, 600_000),
     },
-    kafka: brokers === undefined ? undefined : kafka,
+    kafka,
     database: url
       ? { kind: 'external', url }
       : {

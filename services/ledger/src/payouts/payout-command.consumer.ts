@@ -1,5 +1,5 @@
-import { EmbeddedBusPublisher, EmbeddedBusSubscriber, type BusPublisher, type BusSubscriber, type RunningConsumer } from '@ledger/bus';
-import { createKafka, ensureTopics, KafkaBusPublisher, KafkaBusSubscriber } from '@ledger/bus-kafka';
+import type { BusPublisher, BusSubscriber, RunningConsumer } from '@ledger/bus';
+import { openBus } from '@ledger/bus-kafka';
 import type { CommandProcessor } from '@ledger/event-sourcing';
 import type { CheckpointStore, EventStore } from '@ledger/event-store';
 import { PAYOUT_COMMANDS_TOPIC } from '@ledger/payouts-messages';
@@ -98,59 +98,27 @@ export async function startPayoutCommandConsumer(
   deps: PayoutCommandsDependencies,
 ): Promise<PayoutCommandConsumer> {
   const { logger } = deps;
-  const handlerOptions = { retryAttempts: config.retryAttempts, retryInitialDelayMs: config.retryInitialDelayMs, retryMaxDelayMs: config.retryMaxDelayMs, resultsTopic: config.resultsTopic };
-  const topics = { groupId: config.groupId, commandsTopic: config.commandsTopic };
-  let consumer: PayoutCommandConsumer;
-  if (kafka) {
-    const client = createKafka({
-      brokers: kafka.brokers,
-      clientId: kafka.clientId,
-      log: (entry) => {
-        const fields = { msg: entry.message, namespace: entry.namespace, ...entry.fields };
-        if (entry.level === 'error') logger?.error(fields, 'Kafka');
-        else if (entry.level === 'warn') logger?.warn(fields, 'Kafka');
-      },
-    });
-    const admin = client.admin();
-    try {
-      await admin.connect();
-      // Creates what is missing; an existing topic is used as it is: its partition count only
-      // spreads batches (keys pick partitions on the producer side), it never changes an answer.
-      const existing = new Set(await admin.listTopics());
-      const missing = [config.commandsTopic, config.resultsTopic].filter((topic) => !existing.has(topic));
-      if (missing.length > 0) await ensureTopics(admin, missing, kafka.topicPartitions, { replicationFactor: kafka.topicReplicationFactor });
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-    const publisher = new KafkaBusPublisher(client, { ackTimeoutMs: kafka.ackTimeoutMs, retries: kafka.publishRetries });
-    consumer = new PayoutCommandConsumer({
-      subscriber: new KafkaBusSubscriber(client, { partitionsConsumedConcurrently: kafka.concurrentPartitions, stopTimeoutMs: config.stopTimeoutMs }),
-      publisher,
-      handler: new PayoutCommandHandler({ ...deps, publisher }, handlerOptions),
-      ...topics,
-      transport: 'kafka',
-      ...(logger ? { logger } : {}),
-    });
-  } else {
-    const publisher = new EmbeddedBusPublisher(deps.store, { principal: PAYOUT_RESULTS_PUBLISHER_PRINCIPAL });
-    const subscriber = new EmbeddedBusSubscriber(deps.store, deps.checkpoints, {
-      retryInitialDelayMs: config.retryInitialDelayMs,
-      retryMaxDelayMs: config.retryMaxDelayMs,
-      stopTimeoutMs: config.stopTimeoutMs,
-      log: (entry) => {
-        const { level, message, ...fields } = entry;
-        logger?.[level === 'error' ? 'error' : 'warn']({ msg: message, ...fields }, 'PayoutCommands');
-      },
-    });
-    consumer = new PayoutCommandConsumer({
-      subscriber,
-      publisher,
-      handler: new PayoutCommandHandler({ ...deps, publisher }, handlerOptions),
-      ...topics,
-      transport: 'embedded',
-      ...(logger ? { logger } : {}),
-    });
-  }
+  const retry = { retryAttempts: config.retryAttempts, retryInitialDelayMs: config.retryInitialDelayMs, retryMaxDelayMs: config.retryMaxDelayMs };
+  const bus = await openBus({
+    kafka,
+    topics: [config.commandsTopic, config.resultsTopic],
+    store: deps.store,
+    checkpoints: deps.checkpoints,
+    embeddedPrincipal: PAYOUT_RESULTS_PUBLISHER_PRINCIPAL,
+    retryInitialDelayMs: config.retryInitialDelayMs,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+    stopTimeoutMs: config.stopTimeoutMs,
+    log: ({ level, ...fields }) => logger?.[level]?.(fields, bus_context(kafka)),
+  });
+  const consumer = new PayoutCommandConsumer({
+    subscriber: bus.subscriber,
+    publisher: bus.publisher,
+    handler: new PayoutCommandHandler({ ...deps, publisher: bus.publisher }, { ...retry, resultsTopic: config.resultsTopic }),
+    groupId: config.groupId,
+    commandsTopic: config.commandsTopic,
+    transport: bus.transport,
+    ...(logger ? { logger } : {}),
+  });
   try {
     await consumer.start();
   } catch (error) {
@@ -158,4 +126,8 @@ export async function startPayoutCommandConsumer(
     throw error;
   }
   return consumer;
+}
+
+function bus_context(kafka: LedgerKafkaConfig | undefined): string {
+  return kafka ? 'Kafka' : 'PayoutCommands';
 }
