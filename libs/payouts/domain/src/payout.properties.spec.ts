@@ -541,7 +541,11 @@ class Simulation {
         this.append(decideReservationReleased(batch, result.holdId, result.releasedMinor.toString(), result.note, now));
         break;
       case 'reversed': {
-        const step = this.deciders.decideReversalsSettled(batch, this.store.chunk(result.chunk), result.compensationId, result.results, now);
+        // The result names no compensation: a runner passes the current one (as the service does) or
+        // the one it sent the rows for. Stale results are no-ops either way.
+        const compensationId = this.random.chance(50) ? result.compensationId : batch.compensation?.compensationId;
+        if (compensationId === undefined) break;
+        const step = this.deciders.decideReversalsSettled(batch, this.store.chunk(result.chunk), compensationId, result.results, now);
         this.append(step.batchEvents, result.chunk, step.chunkEvents);
         break;
       }
