@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { InvalidConfigError, JsonLogger } from '@ledger/nest';
+import { JsonLogger, runServiceMain } from '@ledger/nest';
 import { loadLedgerConfig } from '../../services/ledger/src/config/ledger.config';
 import { startLedgerApp } from '../../services/ledger/src/ledger.app';
 import { loadPayoutsConfig } from '../../services/payouts/src/config/payouts.config';
@@ -12,31 +12,19 @@ import { startPayoutsApp } from '../../services/payouts/src/payouts.app';
  * runs beside it on the same database and bus. Each service reads its own variables
  * (services/ledger/README.md, services/payouts/README.md).
  */
-async function main(): Promise<void> {
+runServiceMain('platform', async () => {
   const ledgerConfig = loadLedgerConfig();
   const logger = new JsonLogger('ledger', ledgerConfig.logLevel);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.log({ msg: 'shutting down', signal }, 'Bootstrap');
-      setTimeout(() => {
-        logger.error({ msg: 'shutdown took too long; exiting', timeoutMs: ledgerConfig.shutdownTimeoutMs }, 'Bootstrap');
-        process.exit(1);
-      }, ledgerConfig.shutdownTimeoutMs).unref();
-    });
-  }
-  const ledger = await startLedgerApp(ledgerConfig, logger);
-  const embedded = process.env['DATABASE_URL'] === undefined || process.env['DATABASE_URL'] === '';
-  try {
-    const payoutsConfig = loadPayoutsConfig({ ...process.env, DATABASE_URL: ledger.databaseUrl }, { embedded });
-    await startPayoutsApp(payoutsConfig, new JsonLogger('payouts', payoutsConfig.logLevel));
-  } catch (error) {
-    await ledger.close();
-    throw error;
-  }
-}
-
-main().catch((error: unknown) => {
-  const message = error instanceof InvalidConfigError ? error.message : String((error as Error)?.stack ?? error);
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'fatal', service: 'platform', msg: message })}\n`);
-  process.exit(1);
+  const start = async (): Promise<void> => {
+    const ledger = await startLedgerApp(ledgerConfig, logger);
+    const embedded = process.env['DATABASE_URL'] === undefined || process.env['DATABASE_URL'] === '';
+    try {
+      const payoutsConfig = loadPayoutsConfig({ ...process.env, DATABASE_URL: ledger.databaseUrl }, { embedded });
+      await startPayoutsApp(payoutsConfig, new JsonLogger('payouts', payoutsConfig.logLevel));
+    } catch (error) {
+      await ledger.close();
+      throw error;
+    }
+  };
+  return { logger, shutdownTimeoutMs: ledgerConfig.shutdownTimeoutMs, start };
 });

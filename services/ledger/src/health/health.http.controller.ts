@@ -1,11 +1,10 @@
 import { Public } from '@ledger/auth';
+import { probeWithin, type ReadinessCheck } from '@ledger/nest';
 import { Controller, Get, HttpCode, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { EVENT_STORE_RUNTIME, LEDGER_CONFIG } from '../ledger.tokens';
 import type { LedgerConfig } from '../config/ledger.config';
 import type { EventStoreRuntime } from '../event-store.runtime';
-
-type Check = { status: 'up' } | { status: 'down'; reason: string };
 
 /**
  * Liveness says the process can serve (no dependencies checked, so a database outage does not
@@ -26,26 +25,14 @@ export class HealthHttpController {
   }
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) response: Response): Promise<{ status: 'ok' | 'unavailable'; checks: { eventStore: Check } }> {
+  async ready(@Res({ passthrough: true }) response: Response): Promise<{ status: 'ok' | 'unavailable'; checks: { eventStore: ReadinessCheck } }> {
     const eventStore = await this.checkEventStore();
     const ok = eventStore.status === 'up';
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ok ? 'ok' : 'unavailable', checks: { eventStore } };
   }
 
-  private async checkEventStore(): Promise<Check> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Check>((resolve) => {
-      timer = setTimeout(() => resolve({ status: 'down', reason: `no answer within ${this.config.readinessTimeoutMs} ms` }), this.config.readinessTimeoutMs);
-    });
-    const probe = this.runtime.store
-      .readAll({ fromPosition: 0n, maxCount: 1 })
-      .then((): Check => ({ status: 'up' }))
-      .catch((error: unknown): Check => ({ status: 'down', reason: (error as Error).message }));
-    try {
-      return await Promise.race([probe, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private checkEventStore(): Promise<ReadinessCheck> {
+    return probeWithin(this.config.readinessTimeoutMs, () => this.runtime.store.readAll({ fromPosition: 0n, maxCount: 1 }));
   }
 }

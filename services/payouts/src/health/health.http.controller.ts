@@ -1,11 +1,10 @@
 import { Public } from '@ledger/auth';
+import { probeWithin, type ReadinessCheck } from '@ledger/nest';
 import { Controller, Get, HttpCode, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { PayoutsConfig } from '../config/payouts.config';
 import type { PayoutsRuntime } from '../payouts.runtime';
 import { PAYOUTS_CONFIG, PAYOUTS_RUNTIME } from '../payouts.tokens';
-
-type Check = { status: 'up' } | { status: 'down'; reason: string };
 
 /** Liveness: the process serves. Readiness: the database (event store and tables) answers. */
 @Public()
@@ -23,26 +22,14 @@ export class PayoutsHealthHttpController {
   }
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) response: Response): Promise<{ status: 'ok' | 'unavailable'; checks: { database: Check } }> {
+  async ready(@Res({ passthrough: true }) response: Response): Promise<{ status: 'ok' | 'unavailable'; checks: { database: ReadinessCheck } }> {
     const database = await this.checkDatabase();
     const ok = database.status === 'up';
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ok ? 'ok' : 'unavailable', checks: { database } };
   }
 
-  private async checkDatabase(): Promise<Check> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Check>((resolve) => {
-      timer = setTimeout(() => resolve({ status: 'down', reason: `no answer within ${this.config.readinessTimeoutMs} ms` }), this.config.readinessTimeoutMs);
-    });
-    const probe = this.runtime.pool
-      .query('SELECT 1')
-      .then((): Check => ({ status: 'up' }))
-      .catch((error: unknown): Check => ({ status: 'down', reason: (error as Error).message }));
-    try {
-      return await Promise.race([probe, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private checkDatabase(): Promise<ReadinessCheck> {
+    return probeWithin(this.config.readinessTimeoutMs, () => this.runtime.pool.query('SELECT 1'));
   }
 }
