@@ -1,12 +1,15 @@
 import {
   status as GrpcStatus,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type Metadata,
+  type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
 import { Logger, type LoggerService } from '@nestjs/common';
+import type { EventEmitter } from 'node:events';
 import { resolveCorrelationId } from './correlation-id';
 import { describeError, type DescribedError } from './error-status.mapping';
 import { correlationHeaders, errorTrailers, GRPC_CORRELATION_ID_KEY, successTrailers } from './grpc-metadata';
@@ -30,6 +33,18 @@ export interface GrpcCallContext {
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, context: GrpcCallContext) => Promise<Res> | Res;
+/**
+ * Reads the client's messages from `requests` (in order; it completes when the client half-closes
+ * and throws the abort reason, a GrpcCallAbortedError, once the call is cancelled or its deadline
+ * passes) and resolves the one response. Returning before the client finished sending is allowed:
+ * the response and status go out at once and the unread messages are dropped.
+ *
+ * A half-close does not prove the client sent everything it meant to: a grpc-js client that
+ * cancels mid-stream half-closes first and resets the stream a moment later, so the server sees a
+ * normal end before the cancel. A protocol whose messages only make sense complete (a file in
+ * chunks) must carry its own completeness check, e.g. the total size declared up front.
+ */
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, context: GrpcCallContext) => Promise<Res>;
 /** Yields the messages to send; the stream ends with OK when the iterable completes. */
 export type ServerStreamHandler<Req, Res> = (request: Req, context: GrpcCallContext) => AsyncIterable<Res>;
 
@@ -112,15 +127,62 @@ export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>, o
   };
 }
 
+/**
+ * Wraps a client-streaming handler with the same context, error mapping and cancellation rules
+ * as `unary`. The handler pulls the request messages (flow control: at most the stream's
+ * high-water mark, 16 messages, is read ahead, so a slow consumer slows the client down). Each
+ * message is bounded by the server's max receive message size (grpc-js refuses a larger one with
+ * RESOURCE_EXHAUSTED and cancels the call, which the handler sees as the abort; the metrics then
+ * record CANCELLED); the number of messages and their total is for the handler to bound.
+ */
+export function clientStream<Req, Res>(handler: ClientStreamHandler<Req, Res>, options: GrpcHandlerOptions = {}): handleClientStreamingCall<Req, Res> {
+  return (call, callback) => {
+    const opened = openCall(call, 'client_stream', options);
+    void RequestContext.run({ correlationId: opened.context.correlationId }, async () => {
+      try {
+        const response = await handler(requestMessages(call, opened.context.signal), opened.context);
+        if (opened.isAborted()) return;
+        callback(null, response, successTrailers(opened.context.correlationId));
+        opened.finish(GrpcStatus.OK);
+      } catch (error) {
+        if (opened.isAborted()) return;
+        const described = opened.describe(error);
+        callback({ code: described.grpcStatus, details: described.detail, metadata: errorTrailers(described, opened.context.correlationId) });
+        opened.finish(described.grpcStatus);
+      }
+    });
+  };
+}
+
 /** Pre-binds options, so service wiring reads `grpc.unary(...)` without repeating them. */
 export function createGrpcHandlers(options: GrpcHandlerOptions): {
   unary: <Req, Res>(handler: UnaryHandler<Req, Res>) => handleUnaryCall<Req, Res>;
+  clientStream: <Req, Res>(handler: ClientStreamHandler<Req, Res>) => handleClientStreamingCall<Req, Res>;
   serverStream: <Req, Res>(handler: ServerStreamHandler<Req, Res>) => handleServerStreamingCall<Req, Res>;
 } {
   return {
     unary: (handler) => unary(handler, options),
+    clientStream: (handler) => clientStream(handler, options),
     serverStream: (handler) => serverStream(handler, options),
   };
+}
+
+/**
+ * The call's messages, one at a time. grpc-js destroys the stream when the call is cancelled (by
+ * the client, the deadline, or itself over an oversized message): iteration then throws the
+ * signal's reason rather than a bare premature-close error. Stopping early releases the stream.
+ */
+async function* requestMessages<Req>(call: ServerReadableStream<Req, unknown>, signal: AbortSignal): AsyncGenerator<Req, void, undefined> {
+  try {
+    for await (const message of call) {
+      if (signal.aborted) break;
+      yield message as Req;
+    }
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw error;
+  }
+  if (signal.aborted) throw signal.reason;
 }
 
 interface OpenedCall {
@@ -131,7 +193,9 @@ interface OpenedCall {
   finish(code: GrpcStatus): void;
 }
 
-type AnyServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+/** What openCall needs of a unary, client-streaming or server-streaming call (a union of the three is not callable). */
+type AnyServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'cancelled' | 'getPath' | 'getDeadline' | 'sendMetadata'> &
+  Pick<EventEmitter, 'once' | 'removeListener'>;
 
 function openCall(call: AnyServerCall, type: GrpcCallType, options: GrpcHandlerOptions): OpenedCall {
   const started = process.hrtime.bigint();

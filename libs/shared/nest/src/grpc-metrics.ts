@@ -2,7 +2,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from './metrics.registry';
 
-export type GrpcCallType = 'unary' | 'server_stream';
+export type GrpcCallType = 'unary' | 'client_stream' | 'server_stream';
 
 type GrpcLabels = 'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code';
 

@@ -21,3 +21,6 @@ export * from './problem-details.dto';
 export * from './problem-details.filter';
 export * from './request-context';
 export * from './transport.errors';
+export * from './kafka-bus.config';
+export * from './service-main';
+export * from './readiness-probe';
