@@ -75,7 +75,8 @@ export async function startPayoutsTestPlatform(overrides: Record<string, string>
   const openWallet = async (ownerId: string, currency: string, deposit?: string): Promise<string> => {
     const opened = await ledgerCall('POST', '/v1/wallets', { currency, ownerId });
     if (opened.status !== 201) throw new Error(`open wallet: ${opened.status} ${JSON.stringify(opened.body)}`);
-    const walletId = (opened.body['wallets'] as Array<{ walletId: string }>)[0]!.walletId;
+    const walletId = (opened.body['wallets'] as Array<{ walletId: string }>)[0]?.walletId;
+    if (!walletId) throw new Error(`open wallet: no wallet in ${JSON.stringify(opened.body)}`);
     if (deposit) {
       const deposited = await ledgerCall('POST', `/v1/wallets/${walletId}/deposits`, { amount: deposit, currency });
       if (deposited.status !== 201) throw new Error(`deposit: ${deposited.status} ${JSON.stringify(deposited.body)}`);
