@@ -157,6 +157,22 @@ describe('CommandProcessor', () => {
       await expect(processor.execute(credit(a, 8, 'key-00000002'))).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     });
 
+    it('answers a redelivered group of executed keys on one stream in two rounds, not one round per command', async () => {
+      const store = counting(new InMemoryEventStore());
+      const a = `account-${randomUUID()}`;
+      const keys = Array.from({ length: 40 }, (_, i) => `redelivered-${String(i).padStart(4, '0')}`);
+      const first = new CommandProcessor(store, options);
+      const originals = await Promise.all(keys.map((key) => first.execute(credit(a, 1, key))));
+      // A restarted consumer gets the same commands again (fresh processor, empty cache).
+      const again = new CommandProcessor(store, options);
+      const appendsBefore = store.batches.length;
+      const replays = await Promise.all(keys.map((key) => again.execute(credit(a, 1, key))));
+      expect(replays.every((outcome) => outcome.replayed)).toBe(true);
+      expect(replays.map((outcome) => outcome.position)).toEqual(originals.map((outcome) => outcome.position));
+      expect(store.batches.length - appendsBefore).toBeLessThanOrEqual(2);
+      expect(await balance(store, a)).toBe(40);
+    });
+
     it('executes exactly once when many requests with one key arrive together', async () => {
       const store = new InMemoryEventStore();
       const processor = new CommandProcessor(store, options);

@@ -14,6 +14,7 @@ import {
   type EventStore,
   type JsonObject,
   type NewEvent,
+  type RecordedEvent,
   type StreamWrite,
 } from '@ledger/event-store';
 import { IDEMPOTENCY_EVENT_TYPE, idempotencyStreamId, type IdempotencyKey, type IdempotencyRecordData } from './idempotency';
@@ -61,6 +62,13 @@ interface Pending {
   readonly resolve: (outcome: CommandOutcome<JsonObject>) => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
+  /**
+   * Set when the command is retried after a conflict: before it is decided again, its key's
+   * record is looked up, so a batch of commands whose keys already executed (a redelivered
+   * chunk of payout rows on one hot wallet) is answered in one round instead of one command per
+   * round (each round the first command hits its record and knocks on every later one).
+   */
+  checkRecordFirst?: boolean;
 }
 
 interface Planned {
@@ -133,7 +141,9 @@ export class CommandProcessor {
     })();
   }
 
-  private async processBatch(batch: Pending[]): Promise<void> {
+  private async processBatch(incoming: Pending[]): Promise<void> {
+    const batch = await this.answerFromRecords(incoming);
+    if (batch.length === 0) return;
     const working = await this.loadViews(batch);
     const planned: Planned[] = [];
     const refusals: Array<[Pending, ApplicationError]> = [];
@@ -179,6 +189,7 @@ export class CommandProcessor {
       } else if (outcome.error instanceof WrongExpectedVersionError && outcome.error.streamId === plan.idempotencyStream) {
         void this.replay(plan.pending, undefined);
       } else if (outcome.error instanceof WrongExpectedVersionError) {
+        plan.pending.checkRecordFirst = true;
         if (knockOn) {
           retry.push(plan.pending);
         } else if (plan.pending.attempts < this.options.maxConflictRetries) {
@@ -207,6 +218,28 @@ export class CommandProcessor {
     for (const [pending, refusal] of refusals) void this.replay(pending, refusal);
     for (const pending of sameKeyLater) void this.replay(pending, undefined);
     this.queue.unshift(...retry);
+  }
+
+  /** Retried keyed commands whose key has a record are answered from it; the rest are returned. */
+  private async answerFromRecords(batch: Pending[]): Promise<Pending[]> {
+    const checks = batch.filter((pending) => pending.checkRecordFirst && pending.request.idempotency);
+    if (checks.length === 0) return batch;
+    const answered = new Set<Pending>();
+    await Promise.all(
+      checks.map(async (pending) => {
+        pending.checkRecordFirst = false;
+        const key = pending.request.idempotency as IdempotencyKey;
+        try {
+          const [record] = await this.store.readStream(idempotencyStreamId(key.scope, key.key), { direction: 'forwards', maxCount: 1 });
+          if (!record) return;
+          answered.add(pending);
+          answerFromRecord(pending, key, record);
+        } catch {
+          // Unknown: decide it as usual; the append's own record check stays authoritative.
+        }
+      }),
+    );
+    return batch.filter((pending) => !answered.has(pending));
   }
 
   /** Views for every stream of the batch: from the cache, else read (distinct streams in parallel). */
@@ -318,12 +351,7 @@ export class CommandProcessor {
         else this.requeue(pending);
         return;
       }
-      const data = record.data as IdempotencyRecordData;
-      if (data.requestHash !== key.requestHash) {
-        pending.reject(new IdempotencyConflictError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { idempotencyKey: key.key }));
-        return;
-      }
-      pending.resolve({ result: data.result, position: record.position, replayed: true });
+      answerFromRecord(pending, key, record);
     } catch (error) {
       pending.reject(error);
     }
@@ -338,6 +366,16 @@ export class CommandProcessor {
     this.queue.push(pending);
     this.pump();
   }
+}
+
+/** The original result for the same request under a key; a different request is a named conflict. */
+function answerFromRecord(pending: Pending, key: IdempotencyKey, record: RecordedEvent): void {
+  const data = record.data as IdempotencyRecordData;
+  if (data.requestHash !== key.requestHash) {
+    pending.reject(new IdempotencyConflictError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { idempotencyKey: key.key }));
+    return;
+  }
+  pending.resolve({ result: data.result, position: record.position, replayed: true });
 }
 
 function asError(error: unknown): Error {
