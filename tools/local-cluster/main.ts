@@ -3,10 +3,11 @@ import { CLUSTER_JWT_AUDIENCE, CLUSTER_JWT_ISSUER, startLocalCluster, type Local
 
 /**
  * `npm run cluster`: the platform in cluster mode on this machine, every part its own process
- * (PostgreSQL, Kafka, ledger, two relays, projector). Ctrl-C stops everything. Data stays in
+ * (PostgreSQL, Kafka, ledger, two relays, projector, payouts). Ctrl-C stops everything. Data stays in
  * --data-dir (default .data/cluster), so a second run continues where the first stopped.
  */
-const USAGE = 'usage: npm run cluster -- [--data-dir .data/cluster] [--http-port 3000] [--grpc-port 50051] [--relays 2] [--log-level log]';
+const USAGE =
+  'usage: npm run cluster -- [--data-dir .data/cluster] [--http-port 3000] [--grpc-port 50051] [--payouts-http-port 3001] [--payouts-grpc-port 50052] [--relays 2] [--log-level log]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string', default: '.data/cluster' },
       'http-port': { type: 'string', default: '3000' },
       'grpc-port': { type: 'string', default: '50051' },
+      'payouts-http-port': { type: 'string', default: '3001' },
+      'payouts-grpc-port': { type: 'string', default: '50052' },
       relays: { type: 'string', default: '2' },
       'log-level': { type: 'string', default: 'log' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -49,6 +52,8 @@ async function main(): Promise<void> {
     ...(process.env['KAFKA_BROKERS'] ? { kafkaBrokers: process.env['KAFKA_BROKERS'] } : {}),
     ledgerHttpPort: integer('http-port', values['http-port'] ?? '3000', 1, 65_535),
     ledgerGrpcPort: integer('grpc-port', values['grpc-port'] ?? '50051', 1, 65_535),
+    payoutsHttpPort: integer('payouts-http-port', values['payouts-http-port'] ?? '3001', 1, 65_535),
+    payoutsGrpcPort: integer('payouts-grpc-port', values['payouts-grpc-port'] ?? '50052', 1, 65_535),
     relays: integer('relays', values.relays ?? '2', 1, 8),
     logLevel: values['log-level'] ?? 'log',
     output,
@@ -58,8 +63,8 @@ async function main(): Promise<void> {
     [
       '',
       '[cluster] ready:',
-      `  REST    ${cluster.ledgerHttpUrl}  (OpenAPI at ${cluster.ledgerHttpUrl}/docs)`,
-      `  gRPC    ${cluster.ledgerGrpcAddress}`,
+      `  ledger  REST ${cluster.ledgerHttpUrl}  (OpenAPI at ${cluster.ledgerHttpUrl}/docs)   gRPC ${cluster.ledgerGrpcAddress}`,
+      `  payouts REST ${cluster.payoutsHttpUrl}  (OpenAPI at ${cluster.payoutsHttpUrl}/docs)   gRPC ${cluster.payoutsGrpcAddress}`,
       `  Kafka   ${cluster.kafkaBrokers}`,
       `  tokens  JWT_SECRET=$(cat ${values['data-dir']}/jwt-secret) JWT_ISSUER=${CLUSTER_JWT_ISSUER} JWT_AUDIENCE=${CLUSTER_JWT_AUDIENCE} npm run --silent dev-token -- --sub alice`,
       '  Ctrl-C stops everything.',
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   // A relay may die (kill -9 one to watch the standby take over); the cluster ends when the
-  // ledger or the projector ends, or the last relay: a half-running cluster misleads.
+  // ledger, the projector or the payouts service ends, or the last relay: a half-running cluster misleads.
   let relaysLeft = cluster.relays.length;
   for (const relay of cluster.relays) {
     void relay.exited.then((code) => {
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
       if (relaysLeft === 0) void stop('no relay left', 1);
     });
   }
-  const ended = await Promise.race([cluster.ledger, cluster.projector].map((s) => s.exited.then((code) => ({ name: s.spec.name, code }))));
+  const ended = await Promise.race([cluster.ledger, cluster.projector, cluster.payouts].map((s) => s.exited.then((code) => ({ name: s.spec.name, code }))));
   if (!stopping) {
     output(`[cluster] ${ended.name} exited with code ${String(ended.code)}; stopping the rest`);
     await stop(`${ended.name} ended`, 1);

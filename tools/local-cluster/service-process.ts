@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /**
- * One platform service (ledger, relay, projector) run as its own Node process, the way cluster
+ * One platform service (ledger, payouts, relay, projector) run as its own Node process, the way cluster
  * mode runs it: TypeScript through @swc-node/register, config only from the environment, JSON
  * log lines prefixed with the service name. Used by `npm run cluster` and the cluster e2e test.
  */
@@ -30,6 +30,8 @@ export interface ServiceProcess {
   readonly pid: number;
   /** Resolves with the exit code (null when killed by a signal) once the process has ended. */
   readonly exited: Promise<number | null>;
+  /** False once the process has ended (exit seen). */
+  readonly running: boolean;
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after SERVICE_STOP_TIMEOUT_MS. Idempotent. */
   stop(): Promise<void>;
@@ -61,6 +63,9 @@ export function startService(spec: ServiceSpec, output: (line: string) => void):
     spec,
     pid: child.pid,
     exited,
+    get running() {
+      return !ended;
+    },
     async waitUntilReady(timeoutMs = SERVICE_READY_TIMEOUT_MS) {
       const deadline = Date.now() + timeoutMs;
       let last = 'no answer yet';
