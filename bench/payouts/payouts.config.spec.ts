@@ -2,12 +2,12 @@ import { BenchConfigError } from '../lib/bench-env';
 import { readPayoutsBenchConfig, serviceSettings } from './payouts.config';
 
 describe('readPayoutsBenchConfig', () => {
-  it('defaults to the issue-5 batch in both modes, with a 20,000-row baseline slice', () => {
+  it('defaults to the issue-5 batch in both modes, the baseline paying every row', () => {
     expect(readPayoutsBenchConfig({})).toEqual({
       rows: 100_000,
       recipients: 10_000,
       modes: ['embedded', 'cluster'],
-      baselineRows: 20_000,
+      baselineRows: 100_000,
       baselineConcurrency: 256,
       setupConcurrency: 64,
       pollMs: 100,
