@@ -12,6 +12,7 @@ describe('readPayoutsBenchConfig', () => {
       setupConcurrency: 64,
       pollMs: 100,
       executionTimeoutSeconds: 900,
+      cpuProfileDir: undefined,
     });
   });
 

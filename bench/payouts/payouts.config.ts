@@ -24,6 +24,8 @@ export interface PayoutsBenchConfig {
   readonly pollMs: number;
   /** Longest the execution may take before the run gives up, seconds. */
   readonly executionTimeoutSeconds: number;
+  /** Where to write a CPU profile of this process during the embedded execution; undefined: none. */
+  readonly cpuProfileDir: string | undefined;
 }
 
 /** Issue 5 targets on a 2-core machine (ADR 0008). */
@@ -52,6 +54,7 @@ export function readPayoutsBenchConfig(env: NodeJS.ProcessEnv = process.env): Pa
     setupConcurrency: readInteger(env, 'BENCH_SETUP_CONCURRENCY', 64, 1, 1_024),
     pollMs: readInteger(env, 'BENCH_POLL_MS', 100, 10, 5_000),
     executionTimeoutSeconds: readInteger(env, 'BENCH_EXECUTION_TIMEOUT_S', 900, 10, 7_200),
+    cpuProfileDir: env['BENCH_CPU_PROFILE_DIR']?.trim() || undefined,
   };
 }
 

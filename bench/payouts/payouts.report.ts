@@ -171,6 +171,13 @@ export function formatReport(input: ReportInput): string {
     lines.push(`  machine during execution: ${machineLine(r.machineExecution)}`);
     lines.push(`  PostgreSQL during intake:    ${describeDatabaseUsage(r.databaseIntake, r.rows)}`);
     lines.push(`  PostgreSQL during execution: ${describeDatabaseUsage(r.databaseExecution, r.rows)}`);
+    if (r.cpuProfile) {
+      const p = r.cpuProfile;
+      lines.push(`  CPU profile of this process during the execution (${(p.sampledMs / 1_000).toFixed(1)} s sampled; ${p.file}):`);
+      lines.push(`    self time by area: ${p.byArea.map((a) => `${a.name} ${((a.ms / p.sampledMs) * 100).toFixed(0)}%`).join(', ')}`);
+      lines.push('    top functions by self time:');
+      for (const f of p.topFunctions) lines.push(`      ${((f.ms / p.sampledMs) * 100).toFixed(1).padStart(5)}%  ${f.name}`);
+    }
     if (r.timeline) {
       const summary = summariseTimeline(r.timeline);
       lines.push('  where the time goes (from the batch, chunk and ledger events; ms):');

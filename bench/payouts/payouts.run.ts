@@ -1,10 +1,11 @@
 import { Client } from 'pg';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { ownCpuMs, processTreeCpuMs } from '../lib/process-cpu';
 import type { PayoutsBenchConfig } from './payouts.config';
 import { formatMinor, type PayoutPlan } from './payout-plan';
 import { BENCH_SUBJECT, CURRENCY, type Platform } from './platforms';
+import { PhaseProfiler, type CpuProfileSummary } from './cpu-profile';
 import { databaseUsageSince, markDatabase, type DatabaseUsage } from './database-probe';
 import { forEachBounded } from './rest-client';
 import { readBatchTimeline, type BatchTimeline } from './saga-timeline';
@@ -222,6 +223,8 @@ export interface PayoutRunResult {
   readonly databaseExecution: DatabaseUsage | undefined;
   readonly machineIntake: MachineUsage | undefined;
   readonly machineExecution: MachineUsage | undefined;
+  /** BENCH_CPU_PROFILE_DIR, embedded mode: this process during the execution. */
+  readonly cpuProfile: CpuProfileSummary | undefined;
   readonly batchId: string;
   readonly finalView: Record<string, unknown>;
   readonly checks: readonly Check[];
@@ -261,6 +264,7 @@ export async function runPayoutBatch(platform: Platform, plan: PayoutPlan, recip
   log(`[${platform.mode}] intake took ${(upload.ms / 1_000).toFixed(2)} s; executing …`);
 
   const dbBeforeExecution = await markDatabase(platform.databaseUrl);
+  const profiler = config.cpuProfileDir && platform.mode === 'embedded' ? await PhaseProfiler.start() : undefined;
   const machineBeforeExecution = machineSnapshot();
   const cpuBeforeExecution = cpuSnapshot(platform);
   const executeRequestedMs = Date.now();
@@ -294,6 +298,11 @@ export async function runPayoutBatch(platform: Platform, plan: PayoutPlan, recip
   }
   const cpuExecutionMs = cpuSince(cpuBeforeExecution, cpuSnapshot(platform));
   const machineExecution = machineUsageSince(machineBeforeExecution, cpuExecutionMs);
+  let cpuProfile: CpuProfileSummary | undefined;
+  if (profiler && config.cpuProfileDir) {
+    mkdirSync(config.cpuProfileDir, { recursive: true });
+    cpuProfile = await profiler.stop(config.cpuProfileDir, `payouts-${platform.mode}-execution`);
+  }
   const databaseExecution = await databaseUsageSince(platform.databaseUrl, dbBeforeExecution);
   const executionSeconds = (endedAt - started) / 1_000;
   const completedSeenMs = executeRequestedMs + (endedAt - started);
@@ -334,6 +343,7 @@ export async function runPayoutBatch(platform: Platform, plan: PayoutPlan, recip
     databaseExecution,
     machineIntake,
     machineExecution,
+    cpuProfile,
     batchId,
     finalView: view,
     checks,
