@@ -1,7 +1,7 @@
 import type { EventStore, RecordedEvent } from '@ledger/event-store';
 import { WALLET_CATEGORY } from '@ledger/ledger-domain';
 import type { Pool } from 'pg';
-import { pause } from './event-batches';
+import { abortableDelay } from '@ledger/async';
 import { ProjectionPoisonError } from './projection-poison.error';
 import { inTransaction } from '@ledger/infra';
 import { advanceStoreWatermark, lockLiveVersion, readSourceWatermark, readStoppedReason, recordStopped, STORE_WATERMARK_SOURCE } from './projection-state';
@@ -87,7 +87,7 @@ export async function runStoreProjection(options: StoreProjectionRunnerOptions):
       } catch (error) {
         if (signal.aborted) return;
         logger.warn({ msg: 'projection failed; resubscribing from the stored watermark', error: error instanceof Error ? error.message : String(error), retryDelayMs: options.retryDelayMs }, CONTEXT);
-        await pause(options.retryDelayMs, signal);
+        await abortableDelay(options.retryDelayMs, signal);
       }
     }
   } finally {

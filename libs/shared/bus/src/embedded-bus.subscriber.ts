@@ -1,6 +1,7 @@
 import { categoryOf, MAX_FILTER_ENTRIES, type CheckpointStore, type EventStore, type LogFilter, type RecordedEvent } from '@ledger/event-store';
 import { BusError, type BusSubscriber, type ConsumerOptions, type IncomingMessage, type RunningConsumer } from './bus.port';
 import { BUS_MESSAGE_EVENT_TYPE, EMBEDDED_GROUP_ID_PATTERN, embeddedConsumerId, toIncomingMessage, topicToCategory } from './embedded-bus.mapping';
+import { abortableDelay } from '@ledger/async';
 
 export interface EmbeddedBusSubscriberOptions {
   /** Events fetched per read of the global log, default 256; at most the store's maxReadCount. */
@@ -375,20 +376,6 @@ function minimum(values: Iterable<bigint>): bigint {
   let result: bigint | undefined;
   for (const value of values) if (result === undefined || value < result) result = value;
   return result ?? 0n;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function writeJsonLine(entry: EmbeddedBusLogEntry): void {

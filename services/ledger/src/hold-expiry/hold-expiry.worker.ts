@@ -5,6 +5,7 @@ import { decideWallet, WALLET_CATEGORY, walletStreamId, type WalletEvent, type W
 import type { LoggerService } from '@nestjs/common';
 import { walletStreamModel } from '../wallets/wallet.stream-model';
 import { HoldSchedule, type TrackedHold } from './hold-schedule';
+import { abortableDelay } from '@ledger/async';
 
 /** Who the worker acts as: the `principal` of every HoldExpired it appends. */
 export const HOLD_EXPIRY_PRINCIPAL = 'service:ledger-hold-expiry';
@@ -423,18 +424,9 @@ export class HoldExpiryWorker {
 
   /** Sleeps real time (backoff), cut short by stop. */
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stopController.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return abortableDelay(ms, this.stopController.signal, { unref: true });
   }
+
 }
 
 function backoff(failures: number, baseMs: number, maxMs: number): number {

@@ -48,6 +48,7 @@ import {
 import type { LoggerService } from '@nestjs/common';
 import { walletStreamModel } from '../wallets/wallet.stream-model';
 import { payoutTransactionId } from './payout-transaction-id';
+import { abortableDelay } from '@ledger/async';
 
 /** Wallet events of the source wallet looked at (newest first) to say how a hold was resolved. */
 export const RELEASE_NOTE_SCAN_EVENTS = 1_000;
@@ -244,18 +245,9 @@ export class PayoutCommandHandler {
   }
 
   private pause(ms: number): Promise<void> {
-    const signal = this.stopController.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done);
-    });
+    return abortableDelay(ms, this.stopController.signal);
   }
+
 
   // ---- the steps ------------------------------------------------------------------------------
 

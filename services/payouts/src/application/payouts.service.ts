@@ -43,6 +43,7 @@ import {
   type RowView,
   type UploadSummaryView,
 } from './payouts.application';
+import { abortableDelay } from '@ledger/async';
 
 export interface PayoutsServiceConfig {
   /** How long a batch's reservation hold may last (the saga must finish within it), milliseconds. */
@@ -241,7 +242,7 @@ export class PayoutsService implements PayoutsApplication {
       let status = first.status;
       const endAt = clock().getTime() + progressMaxMs;
       while (!signal.aborted && !RESTING.has(status) && clock().getTime() < endAt) {
-        await waitOrAbort(progressIntervalMs, signal);
+        await abortableDelay(progressIntervalMs, signal);
         if (signal.aborted) return;
         const view = await streams.loadBatch(batchId);
         if (view.state.status === 'none' || revisionOf(view).toString() === last) continue;
@@ -457,16 +458,4 @@ function parseRowList(value: unknown, rowCount: number): number[] {
     rows.add(item);
   }
   return [...rows].sort((a, b) => a - b);
-}
-
-function waitOrAbort(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

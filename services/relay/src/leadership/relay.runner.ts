@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { RelayMetrics } from '../observability/relay.metrics';
-import { pause, type CheckpointLease } from '../publishing/relay.loop';
+import { abortableDelay } from '@ledger/async';
+import type { CheckpointLease } from '../publishing/relay.loop';
 
 export type RelayRole = 'connecting' | 'standby' | 'leader' | 'stopped';
 
@@ -64,7 +65,7 @@ export class RelayRunner {
         while (!stop.aborted && !session.lost.aborted && !(await session.tryAcquire())) {
           if (this.currentRole !== 'standby') logger.log({ msg: 'standby: another relay holds the lock' }, 'Relay');
           this.currentRole = 'standby';
-          await pause(this.options.leaderRetryMs, [stop, session.lost]);
+          await abortableDelay(this.options.leaderRetryMs, [stop, session.lost]);
         }
         if (!stop.aborted && !session.lost.aborted) await this.leadWhileHeld(session);
       } catch (error) {
@@ -73,7 +74,7 @@ export class RelayRunner {
         this.options.metrics.setLeader(false);
         await session?.close();
       }
-      if (!stop.aborted) await pause(this.options.leaderRetryMs, [stop]);
+      if (!stop.aborted) await abortableDelay(this.options.leaderRetryMs, [stop]);
     }
     this.currentRole = 'stopped';
   }
@@ -93,7 +94,7 @@ export class RelayRunner {
         this.lastTermError = messageOf(error);
         metrics.batchFailed();
         logger.error({ msg: 'relay batch failed; retrying from the checkpoint', error: this.lastTermError, retryInMs: this.options.errorBackoffMs }, 'Relay');
-        await pause(this.options.errorBackoffMs, [stop, session.lost]);
+        await abortableDelay(this.options.errorBackoffMs, [stop, session.lost]);
       }
     }
     metrics.setLeader(false);

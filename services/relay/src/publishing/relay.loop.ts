@@ -4,6 +4,7 @@ import type { LoggerService } from '@nestjs/common';
 import { LeadershipLostError } from '../leadership/leader-lock';
 import type { RelayMetrics } from '../observability/relay.metrics';
 import { eventMessagesByTopic, watermarkMessages, type TopicMessages } from './relay-batch';
+import { abortableDelay } from '@ledger/async';
 
 /** What the loop needs of the leader lock: the checkpoint on the lock's own connection. */
 export interface CheckpointLease {
@@ -78,7 +79,7 @@ export async function runRelayLoop(options: RelayLoopOptions): Promise<void> {
       metrics.caughtUp();
     }
     readFrom = read.checkpoint;
-    if (!read.isEndOfBatch) await pause(options.pollIntervalMs, [stop, lease.lost]);
+    if (!read.isEndOfBatch) await abortableDelay(options.pollIntervalMs, [stop, lease.lost]);
   }
   options.logger.log({ msg: 'relay term stopped', checkpoint: lastWatermark < 0n ? readFrom : lastWatermark }, 'Relay');
 }
@@ -90,18 +91,4 @@ async function publish(options: RelayLoopOptions, group: TopicMessages): Promise
 
 function assertLeader(lease: CheckpointLease): void {
   if (lease.lost.aborted) throw new LeadershipLostError(`Leadership lost: ${String(lease.lost.reason)}`);
-}
-
-/** Waits `ms`, or less when any signal aborts. Never a correctness wait: only pacing. */
-export function pause(ms: number, signals: readonly AbortSignal[]): Promise<void> {
-  if (signals.some((s) => s.aborted)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      for (const s of signals) s.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    for (const s of signals) s.addEventListener('abort', done, { once: true });
-  });
 }
