@@ -2,9 +2,9 @@ import { createJwtVerifier, migratePinStore, PinService, PostgresPinStore, type 
 import { CommandProcessor } from '@ledger/event-sourcing';
 import type { EventStore } from '@ledger/event-store';
 import { migrateEventStore, PostgresCheckpointStore, PostgresEventStore } from '@ledger/event-store-postgres';
-import { startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
+import { openServicePool, startEmbeddedPostgres, type RunningPostgres } from '@ledger/infra';
 import type { LoggerService } from '@nestjs/common';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { startWalletProjection, type RunningWalletProjection } from '@ledger/read-models';
 import type { LedgerConfig } from './config/ledger.config';
 import { HoldExpiryWorker } from './hold-expiry/hold-expiry.worker';
@@ -43,26 +43,20 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
   } else {
     url = config.database.url;
   }
-  const pool = new Pool({
-    connectionString: url,
-    max: config.dbPoolMax,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    // A writer stuck inside a transaction would hold every subscriber's horizon back (ADR 0002).
-    idle_in_transaction_session_timeout: 10_000,
-    application_name: 'ledger',
-  });
   // Once shutdown began, the embedded server may end connections the pool is still closing: expected, not an error.
-  let closing = false;
-  pool.on('error', (error) => {
-    if (!closing) logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'EventStore');
+  const pools = openServicePool({
+    url,
+    max: config.dbPoolMax,
+    applicationName: 'ledger',
+    onIdleError: (error) => logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'EventStore'),
   });
+  const { pool } = pools;
   try {
     const applied = await migrateEventStore(pool, config.eventStoreSchema);
     logger.log({ msg: 'event store ready', schema: config.eventStoreSchema, migrationsApplied: applied, database: config.database.kind }, 'EventStore');
     await migratePinStore(pool, config.auth.pinStore.schema);
   } catch (error) {
-    await pool.end().catch(() => undefined);
+    await pools.close().catch(() => undefined);
     await embedded?.stop();
     throw error;
   }
@@ -96,8 +90,7 @@ export async function openEventStoreRuntime(config: LedgerConfig, logger: Logger
       await runtime.projection?.stop();
       await processor.close();
       await store.close();
-      closing = true;
-      await pool.end();
+      await pools.close();
       await embedded?.stop();
     },
   };

@@ -5,7 +5,8 @@ import { migrateEventStore, PostgresCheckpointStore, PostgresEventStore } from '
 import { PAYOUT_COMMANDS_TOPIC, PAYOUT_RESULTS_TOPIC, PAYOUTS_PRINCIPAL } from '@ledger/payouts-messages';
 import { migrateReadModels } from '@ledger/read-models';
 import type { LoggerService } from '@nestjs/common';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { openServicePool } from '@ledger/infra';
 import { PayoutStreams } from './application/payout-streams';
 import { PayoutsService } from './application/payouts.service';
 import type { PayoutsConfig } from './config/payouts.config';
@@ -27,22 +28,16 @@ export interface PayoutsRuntime {
 
 /** Opens the database (migrating what this service relies on), the bus and the saga. */
 export async function openPayoutsRuntime(config: PayoutsConfig, logger: LoggerService): Promise<PayoutsRuntime> {
-  const pool = new Pool({
-    connectionString: config.databaseUrl,
+  const pools = openServicePool({
+    url: config.databaseUrl,
     max: config.dbPoolMax,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    // A writer stuck inside a transaction would hold every subscriber's horizon back (ADR 0002).
-    idle_in_transaction_session_timeout: 10_000,
-    application_name: 'payouts',
+    applicationName: 'payouts',
+    onIdleError: (error) => logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'Payouts'),
   });
-  let closing = false;
-  pool.on('error', (error) => {
-    if (!closing) logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'Payouts');
-  });
-  const cleanups: Array<() => Promise<unknown>> = [() => pool.end()];
+  const { pool } = pools;
+  const cleanups: Array<() => Promise<unknown>> = [() => pools.close()];
   const cleanup = async (): Promise<void> => {
-    closing = true;
+    pools.shuttingDown();
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
   try {

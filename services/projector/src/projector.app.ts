@@ -2,7 +2,8 @@ import { createKafka, KafkaBusSubscriber, topicPartitionCount } from '@ledger/bu
 import { PostgresEventStore } from '@ledger/event-store-postgres';
 import { createMetricsRegistry, type JsonLogger } from '@ledger/nest';
 import { registerProjectionMetrics, startWalletProjection, type RunningWalletProjection } from '@ledger/read-models';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { openServicePool } from '@ledger/infra';
 import type { ProjectorConfig } from './config/projector.config';
 import { startProbeServer, type ProbeServer } from './http/probe.http.server';
 
@@ -15,20 +16,14 @@ export interface RunningProjector {
 
 /** Opens the database pool, starts the wallet projection from the configured source and the probe server. */
 export async function startProjector(config: ProjectorConfig, logger: JsonLogger): Promise<RunningProjector> {
-  const pool = new Pool({
-    connectionString: config.databaseUrl,
+  const pools = openServicePool({
+    url: config.databaseUrl,
     max: config.dbPoolMax,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    // Our transactions hold xids: one stuck in a transaction would hold every reader's horizon back (ADR 0002).
-    idle_in_transaction_session_timeout: 10_000,
-    application_name: 'ledger-projector',
+    applicationName: 'ledger-projector',
+    onIdleError: (error) => logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'Projector'),
   });
-  let closing = false;
-  pool.on('error', (error) => {
-    if (!closing) logger.error({ msg: 'idle PostgreSQL client failed', error: error.message }, 'Projector');
-  });
-  const cleanups: Array<() => Promise<void>> = [() => pool.end()];
+  const { pool } = pools;
+  const cleanups: Array<() => Promise<void>> = [() => pools.close()];
   try {
     const projection = await startProjection(config, pool, logger, cleanups);
     const registry = createMetricsRegistry({ prefix: 'ledger_projector_', defaultLabels: { service: 'projector' } });
@@ -49,14 +44,14 @@ export async function startProjector(config: ProjectorConfig, logger: JsonLogger
       projection,
       httpPort: http.port,
       close: async () => {
-        closing = true;
+        pools.shuttingDown();
         await projection.stop();
         await http.close();
         for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       },
     };
   } catch (error) {
-    closing = true;
+    pools.shuttingDown();
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw error;
   }

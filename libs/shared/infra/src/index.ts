@@ -3,3 +3,4 @@ export * from './local-ports';
 export * from './kafka-broker';
 export * from './postgres-migrations';
 export * from './postgres-transaction';
+export * from './service-pool';
