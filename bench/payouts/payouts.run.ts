@@ -9,6 +9,7 @@ import { PhaseProfiler, type CpuProfileSummary } from './cpu-profile';
 import { databaseUsageSince, markDatabase, type DatabaseUsage } from './database-probe';
 import { forEachBounded } from './rest-client';
 import { readBatchTimeline, type BatchTimeline } from './saga-timeline';
+import { isRestingBatchStatus } from '@ledger/payouts-domain';
 
 /**
  * One mode's measurement over REST, and the in-process baseline. Setup (wallets, funding, the
@@ -16,7 +17,6 @@ import { readBatchTimeline, type BatchTimeline } from './saga-timeline';
  */
 
 const EVENT_STORE_SCHEMA = 'event_store';
-const TERMINAL = new Set(['COMPLETED', 'PARTIALLY_FAILED', 'FAILED', 'CANCELLED', 'COMPENSATED', 'PARTIALLY_COMPENSATED']);
 /** The source wallet gets this much more than the rows need (minor units). */
 const FUNDING_MARGIN_MINOR = 100_000n;
 const READ_MODEL_TIMEOUT_MS = 600_000;
@@ -284,7 +284,7 @@ export async function runPayoutBatch(platform: Platform, plan: PayoutPlan, recip
     const now = performance.now();
     const succeeded = Number((view['counts'] as Record<string, number> | undefined)?.['SUCCEEDED'] ?? 0);
     progress.push({ atMs: now - started, succeeded });
-    if (TERMINAL.has(String(view['status']))) {
+    if (isRestingBatchStatus(String(view['status']))) {
       endedAt = now;
       break;
     }

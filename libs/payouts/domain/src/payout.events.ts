@@ -40,6 +40,15 @@ export type PayoutBatchStatus =
   | 'COMPENSATED'
   | 'PARTIALLY_COMPENSATED';
 
+/** Statuses in which a batch rests: the saga has nothing to do and the progress feed ends. */
+export const RESTING_BATCH_STATUSES: ReadonlySet<PayoutBatchStatus> = new Set<PayoutBatchStatus>([
+  'COMPLETED', 'PARTIALLY_FAILED', 'FAILED', 'CANCELLED', 'COMPENSATED', 'PARTIALLY_COMPENSATED',
+]);
+
+export function isRestingBatchStatus(status: string): boolean {
+  return (RESTING_BATCH_STATUSES as ReadonlySet<string>).has(status);
+}
+
 export type PayoutRowStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'REVERSED' | 'REVERSAL_FAILED';
 
 export const PAYOUT_ROW_STATUSES: readonly PayoutRowStatus[] = ['PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'REVERSED', 'REVERSAL_FAILED'];

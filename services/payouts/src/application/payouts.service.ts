@@ -13,6 +13,7 @@ import {
   decideResume,
   decideStartExecution,
   isCompensable,
+  isRestingBatchStatus,
   MAX_BATCH_TEXT_LENGTH,
   MAX_ROWS_PER_COMPENSATION,
   PAYOUT_ROW_STATUSES,
@@ -66,7 +67,6 @@ export interface PayoutsServiceDeps {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const RESTING = new Set(['COMPLETED', 'PARTIALLY_FAILED', 'FAILED', 'CANCELLED', 'COMPENSATED', 'PARTIALLY_COMPENSATED']);
 const REPORT_HEADER = ['row', 'recipient_id', 'amount', 'currency', 'reference', 'status', 'reason', 'transaction_id', 'reversal_transaction_id'];
 
 /** The payouts use cases (PayoutsApplication) over the payout streams, the intake and the saga. */
@@ -241,7 +241,7 @@ export class PayoutsService implements PayoutsApplication {
       let last = first.revision;
       let status = first.status;
       const endAt = clock().getTime() + progressMaxMs;
-      while (!signal.aborted && !RESTING.has(status) && clock().getTime() < endAt) {
+      while (!signal.aborted && !isRestingBatchStatus(status) && clock().getTime() < endAt) {
         await abortableDelay(progressIntervalMs, signal);
         if (signal.aborted) return;
         const view = await streams.loadBatch(batchId);

@@ -20,6 +20,7 @@ import {
   decideReservationReleased,
   decideReversalsSettled,
   decideRowsSettled,
+  isRestingBatchStatus,
   nextSagaActions,
   rowsAwaitingPayment,
   rowsAwaitingReversal,
@@ -57,7 +58,6 @@ export interface PayoutSagaDeps {
 }
 
 const CONTEXT = 'PayoutSaga';
-const TERMINAL = new Set(['COMPLETED', 'PARTIALLY_FAILED', 'FAILED', 'CANCELLED', 'COMPENSATED', 'PARTIALLY_COMPENSATED']);
 /** Bound on consecutive steps of one advance() (each appends or sends): a loop guard, not a limit of work. */
 const MAX_STEPS_PER_ADVANCE = 10_000;
 
@@ -155,7 +155,7 @@ export class PayoutSaga {
       const view = await this.deps.streams.loadBatch(batchId);
       const batch = view.state;
       if (batch.status === 'none') return;
-      if (TERMINAL.has(batch.status)) {
+      if (isRestingBatchStatus(batch.status)) {
         this.forget(batchId);
         await this.deps.active.removeIfRestingSince(batchId, revisionOf(view));
         return;
