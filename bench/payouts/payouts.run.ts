@@ -5,7 +5,7 @@ import { ownCpuMs, processTreeCpuMs } from '../lib/process-cpu';
 import type { PayoutsBenchConfig } from './payouts.config';
 import { formatMinor, type PayoutPlan } from './payout-plan';
 import { BENCH_SUBJECT, CURRENCY, type Platform } from './platforms';
-import { PhaseProfiler, type CpuProfileSummary } from './cpu-profile';
+import { PhaseProfiler, type CpuProfileSummary } from '../lib/cpu-profile';
 import { databaseUsageSince, markDatabase, type DatabaseUsage } from './database-probe';
 import { forEachBounded } from './rest-client';
 import { readBatchTimeline, type BatchTimeline } from './saga-timeline';

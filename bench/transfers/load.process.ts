@@ -11,6 +11,7 @@ import { ownCpuMs } from '../lib/process-cpu';
 import { runFor } from '../lib/run-for';
 import { baselineTotals, insertBaselineWallets, migrateBaseline, SqlBaselineClient } from './baseline.sql';
 import type { CellRun, ConservationCheck, Envelope, HotWallet, LoadInit, LoadRequest, Reply, SetupResult } from './load.protocol';
+import { LeanGrpcTransferClient } from './lean-grpc.client';
 import { LedgerGrpcClients, LedgerHttpClients, type TransferClient } from './service.clients';
 import { ReasonTally, TRANSFER_OUTCOMES, type TransferOutcome } from './transfer-outcomes';
 import { balanceToMinor, hotPicker, idempotencyKey, MAX_TRANSFER_MINOR, spreadPicker, transferAmountMinor, type PairPicker } from './transfer-plan';
@@ -34,7 +35,10 @@ const AMOUNT_TEXT = Array.from({ length: MAX_TRANSFER_MINOR + 1 }, (_, minor) =>
 
 interface State {
   readonly init: LoadInit;
+  /** Setup, checks, and the Transfer calls when BENCH_GRPC_CLIENT=grpc-js. */
   readonly grpc: LedgerGrpcClients;
+  /** The Transfer calls of gRPC cells when BENCH_GRPC_CLIENT=lean (the default). */
+  readonly leanGrpc: LeanGrpcTransferClient;
   readonly http: LedgerHttpClients;
   /** Setup and checks of the baseline; each baseline cell has its own pool. */
   readonly admin: Pool;
@@ -74,6 +78,7 @@ function initialise(init: LoadInit): null {
   state = {
     init,
     grpc: new LedgerGrpcClients(init.grpcAddress, init.protoFile, config.grpcChannels, init.token, config.timeoutMs),
+    leanGrpc: new LeanGrpcTransferClient(init.grpcAddress, config.grpcChannels, init.token, config.timeoutMs),
     http: new LedgerHttpClients(init.httpUrl, config.httpAgents, socketsPerAgent(config), init.token, config.timeoutMs),
     admin: new Pool({ connectionString: init.pgUrl, max: 2, application_name: 'bench-transfers-setup', connectionTimeoutMillis: 10_000 }),
     wallets: [],
@@ -149,7 +154,7 @@ async function runCell(s: State, cell: CellPlan, index: number, hotWallet: strin
     pool.on('error', (error) => process.stderr.write(`baseline: idle connection error: ${error.message}\n`));
     client = new SqlBaselineClient(pool, config.baselineMode);
   } else {
-    client = cell.transport === 'grpc' ? s.grpc : s.http;
+    client = cell.transport === 'http' ? s.http : config.grpcClient === 'lean' ? s.leanGrpc : s.grpc;
   }
 
   let sequence = 0;
@@ -262,6 +267,7 @@ async function verify(s: State): Promise<ConservationCheck[]> {
 async function close(): Promise<void> {
   if (!state) return;
   await state.grpc.close();
+  await state.leanGrpc.close();
   await state.http.close();
   await state.admin.end();
   state = undefined;

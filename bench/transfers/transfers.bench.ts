@@ -14,6 +14,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { loadLedgerConfig, type LedgerConfig } from '../../services/ledger/src/config/ledger.config';
 import { startLedgerApp, type LedgerApp } from '../../services/ledger/src/ledger.app';
+import { PhaseProfiler, type CpuProfileSummary } from '../lib/cpu-profile';
 import { machineInfo, type MachineInfo } from '../lib/machine-info';
 import { checkpoint, markTransactionId, markWal, readServerSettings, vacuumEventStores, vacuumTables, walUsageSince, type ServerSettings } from '../lib/postgres-probes';
 import { ownCpuMs, processTreeCpuMs } from '../lib/process-cpu';
@@ -110,7 +111,11 @@ async function main(): Promise<void> {
     for (const [index, cell] of plan.entries()) {
       const label = `[${index + 1}/${plan.length}] ${describeCell(cell)}`;
       progress(`${label} …`);
-      const result = await runCell({ load, admin, ledgerConfig, pgPid: postgres.pid, withBaseline: config.transports.includes('sql') }, cell, index);
+      const result = await runCell(
+        { load, admin, ledgerConfig, pgPid: postgres.pid, withBaseline: config.transports.includes('sql'), cpuProfileDir: config.cpuProfileDir },
+        cell,
+        index,
+      );
       cells.push(result);
       const errors = result.errors + result.dropped > 0 ? `, ${result.errors} errors, ${result.dropped} dropped` : '';
       progress(`${label}: ${formatRate(result.transfersPerSecond)}/s, p50 ${formatMs(result.latency?.p50Ms)} ms, p99 ${formatMs(result.latency?.p99Ms)} ms${errors}`);
@@ -141,6 +146,8 @@ interface RunContext {
   readonly pgPid: number;
   /** Whether the baseline's tables exist in this run. */
   readonly withBaseline: boolean;
+  /** Where to write a CPU profile of the service over each service cell (BENCH_CPU_PROFILE_DIR). */
+  readonly cpuProfileDir: string | undefined;
 }
 
 async function runCell(context: RunContext, cell: CellPlan, index: number): Promise<CellResult> {
@@ -158,8 +165,14 @@ async function runCell(context: RunContext, cell: CellPlan, index: number): Prom
   const loopBefore = performance.eventLoopUtilization();
   const serviceCpuBefore = ownCpuMs();
   const pgCpuBefore = processTreeCpuMs(pgPid);
+  const profiler = context.cpuProfileDir && cell.transport !== 'sql' ? await PhaseProfiler.start() : undefined;
 
   const run = await load.request<CellRun>({ kind: 'cell', cell, index, hotWallet });
+
+  if (profiler && context.cpuProfileDir) {
+    mkdirSync(context.cpuProfileDir, { recursive: true });
+    printProfile(await profiler.stop(context.cpuProfileDir, `transfers-${cell.pattern}-${cell.loop}-${cell.level}-${cell.transport}`));
+  }
 
   const serviceCpuMs = ownCpuMs() - serviceCpuBefore;
   const pgCpuAfter = processTreeCpuMs(pgPid);
@@ -233,7 +246,7 @@ function printHeader(config: TransfersBenchConfig, ledgerConfig: LedgerConfig, m
       `shared_buffers=${settings.shared_buffers}, max_connections=${settings.max_connections}`,
     `service     group commit: at most ${ledgerConfig.commands.maxBatchSize} commands a batch, ${ledgerConfig.commands.maxQueuedCommands} queued, ` +
       `${ledgerConfig.commands.maxConflictRetries} conflict retries; DB pool ${ledgerConfig.dbPoolMax}; gRPC max ${ledgerConfig.grpc.limits.maxConcurrentStreams} streams a connection`,
-    `clients     gRPC: ${config.grpcChannels} channels (one HTTP/2 connection each); HTTP: ${config.httpAgents} keep-alive agents × ${socketsPerAgent(config)} sockets; ` +
+    `clients     gRPC: ${config.grpcChannels} channels (one HTTP/2 connection each), Transfer calls by the ${config.grpcClient === 'lean' ? 'lean node:http2 client' : '@grpc/grpc-js client'}; HTTP: ${config.httpAgents} keep-alive agents × ${socketsPerAgent(config)} sockets; ` +
       `service token (ledger:service, no PIN); deadline ${config.timeoutMs} ms a request`,
     `baseline    raw SQL '${config.baselineMode}' mode, one transaction per transfer; pool min(C, ${config.baselinePool}) closed loop, ${config.baselinePool} open loop`,
     `wallets     ${config.wallets.toLocaleString('en-US')} funded wallets (USD); each hot cell has its own freshly funded hot source wallet; 1 to 99 cents a transfer`,
@@ -262,6 +275,14 @@ function writeResults(results: {
   const service = { commands: ledgerConfig.commands, dbPoolMax: ledgerConfig.dbPoolMax, grpcLimits: ledgerConfig.grpc.limits };
   writeFileSync(file, `${JSON.stringify({ bench: 'transfers', generatedAt, service, ...rest }, null, 2)}\n`);
   return file;
+}
+
+/** The profile's summary, on stderr beside the cell's progress line (the sampler's own cost is in the cell's figures). */
+function printProfile(profile: CpuProfileSummary): void {
+  const share = (ms: number): string => `${((ms / profile.sampledMs) * 100).toFixed(1)}%`;
+  progress(`  CPU profile of the service (${Math.round(profile.sampledMs)} ms sampled): ${relative(process.cwd(), profile.file)}`);
+  progress(`    by area: ${profile.byArea.map((area) => `${area.name} ${share(area.ms)}`).join(', ')}`);
+  for (const fn of profile.topFunctions) progress(`    ${share(fn.ms).padStart(6)}  ${fn.name}`);
 }
 
 function progress(line: string): void {

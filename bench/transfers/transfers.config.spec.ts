@@ -15,8 +15,10 @@ describe('readTransfersBenchConfig', () => {
       warmupMs: 1_000,
       maxInFlight: 1_000,
       baselineMode: 'function',
+      grpcClient: 'lean',
       baselinePool: 64,
       serviceEnv: {},
+      cpuProfileDir: undefined,
     });
   });
 
@@ -26,6 +28,7 @@ describe('readTransfersBenchConfig', () => {
       BENCH_TRANSPORTS: 'grpc,sql',
       BENCH_CONCURRENCY: '8, 16',
       BENCH_BASELINE_MODE: 'statements',
+      BENCH_GRPC_CLIENT: 'grpc-js',
       LEDGER_BATCH_MAX_COMMANDS: '512',
       DATABASE_URL: 'postgres://elsewhere/db', // never passed on: the bench runs the embedded default
     });
@@ -33,6 +36,7 @@ describe('readTransfersBenchConfig', () => {
     expect(config.transports).toEqual(['sql', 'grpc']); // in the canonical order: the baseline first
     expect(config.concurrency).toEqual([8, 16]);
     expect(config.baselineMode).toBe('statements');
+    expect(config.grpcClient).toBe('grpc-js');
     expect(config.serviceEnv).toEqual({ LEDGER_BATCH_MAX_COMMANDS: '512' });
   });
 
@@ -40,6 +44,7 @@ describe('readTransfersBenchConfig', () => {
     expect(() => readTransfersBenchConfig({ BENCH_BASELINE_POOL: '500' })).toThrow(BenchConfigError);
     expect(() => readTransfersBenchConfig({ BENCH_BASELINE_MODE: 'function,statements' })).toThrow(BenchConfigError);
     expect(() => readTransfersBenchConfig({ BENCH_TRANSPORTS: 'grpc,carrier-pigeon' })).toThrow(BenchConfigError);
+    expect(() => readTransfersBenchConfig({ BENCH_GRPC_CLIENT: 'curl' })).toThrow(BenchConfigError);
     expect(() => readTransfersBenchConfig({ BENCH_HTTP_AGENTS: '8', BENCH_HTTP_SOCKETS: '4' })).toThrow(BenchConfigError);
   });
 

@@ -13,6 +13,13 @@ export type ServiceTransport = Exclude<Transport, 'sql'>;
 export const LOOPS = ['closed', 'open'] as const;
 export type LoopKind = (typeof LOOPS)[number];
 
+/**
+ * lean: Transfer calls spoken directly over node:http2 with a hand-written codec (lean-grpc.client.ts),
+ * as wire-level load tools do; grpc-js: through @grpc/grpc-js, as the service's own callers would.
+ */
+export const GRPC_CLIENTS = ['lean', 'grpc-js'] as const;
+export type GrpcClientKind = (typeof GRPC_CLIENTS)[number];
+
 /** function: one round trip (a PL/pgSQL function); statements: BEGIN, lock, check, 2 updates, insert, COMMIT from the client. */
 export const BASELINE_MODES = ['function', 'statements'] as const;
 export type BaselineMode = (typeof BASELINE_MODES)[number];
@@ -49,6 +56,7 @@ export const SERVICE_ENV_PASSTHROUGH = [
   'LEDGER_CACHE_MAX_WALLETS',
   'DB_POOL_MAX',
   'GRPC_MAX_CONCURRENT_STREAMS',
+  'PROJECTION_IN_PROCESS',
 ] as const;
 
 export interface TransfersBenchConfig {
@@ -69,6 +77,8 @@ export interface TransfersBenchConfig {
   /** Every request's own deadline. */
   readonly timeoutMs: number;
   readonly grpcChannels: number;
+  /** Which client sends the Transfer calls of gRPC cells (setup always uses grpc-js). */
+  readonly grpcClient: GrpcClientKind;
   readonly httpAgents: number;
   /** Keep-alive sockets in total, spread evenly over the agents. */
   readonly httpSockets: number;
@@ -77,6 +87,8 @@ export interface TransfersBenchConfig {
   readonly baselinePool: number;
   /** Service settings set in the environment, passed to loadLedgerConfig. */
   readonly serviceEnv: Readonly<Record<string, string>>;
+  /** BENCH_CPU_PROFILE_DIR: a V8 CPU profile of the service's process over each service cell, written there. */
+  readonly cpuProfileDir: string | undefined;
 }
 
 /** The only place the transfers bench reads the environment; invalid values stop it before anything starts. */
@@ -94,6 +106,7 @@ export function readTransfersBenchConfig(env: NodeJS.ProcessEnv = process.env): 
     maxInFlight: readInteger(env, 'BENCH_MAX_IN_FLIGHT', DEFAULT_MAX_IN_FLIGHT, 1, 20_000),
     timeoutMs: readInteger(env, 'BENCH_TIMEOUT_MS', DEFAULT_TIMEOUT_MS, 100, 60_000),
     grpcChannels: readInteger(env, 'BENCH_GRPC_CHANNELS', DEFAULT_GRPC_CHANNELS, 1, 64),
+    grpcClient: readChoice(env, 'BENCH_GRPC_CLIENT', GRPC_CLIENTS),
     httpAgents: readInteger(env, 'BENCH_HTTP_AGENTS', DEFAULT_HTTP_AGENTS, 1, 64),
     httpSockets: readInteger(env, 'BENCH_HTTP_SOCKETS', DEFAULT_HTTP_SOCKETS, 1, 4_096),
     baselineMode: readChoice(env, 'BENCH_BASELINE_MODE', BASELINE_MODES),
@@ -104,6 +117,7 @@ export function readTransfersBenchConfig(env: NodeJS.ProcessEnv = process.env): 
         return value === undefined || value === '' ? [] : [[name, value]];
       }),
     ),
+    cpuProfileDir: env['BENCH_CPU_PROFILE_DIR']?.trim() || undefined,
   };
   if (config.httpSockets < config.httpAgents) {
     throw new BenchConfigError(`BENCH_HTTP_SOCKETS (${config.httpSockets}) must be at least BENCH_HTTP_AGENTS (${config.httpAgents})`);

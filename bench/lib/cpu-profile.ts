@@ -104,5 +104,5 @@ function summarise(profile: Profile, file: string): CpuProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, ms]) => ({ name, ms }));
-  return { file, sampledMs: total, topFunctions: top(functions, 15), byArea: top(areas, 15) };
+  return { file, sampledMs: total, topFunctions: top(functions, 25), byArea: top(areas, 20) };
 }
