@@ -42,9 +42,9 @@ export class LeanGrpcTransferClient implements TransferClient {
     this.grpcTimeout = `${timeoutMs}m`;
     this.sessions = Array.from({ length: channels }, () => {
       const session = connect(`http://${address}`);
-      // An idle or broken session must not keep the process alive or crash it; calls on it fail.
+      // A broken session must not crash the process: the calls on it fail with their own reason.
+      // (Not unref'd: a call in flight keeps the process alive until it is answered; close() ends them.)
       session.on('error', () => undefined);
-      session.unref();
       return session;
     });
   }
