@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ApplicationError,
   IdempotencyConflictError,
@@ -8,6 +7,7 @@ import {
 } from '@ledger/errors';
 import {
   EventStoreValidationError,
+  newEventId,
   WrongExpectedVersionError,
   type AppendBatchOutcome,
   type EventMetadata,
@@ -293,7 +293,7 @@ export class CommandProcessor {
       const events = decision.events[index] as readonly DomainEvent[];
       const { model } = request.streams[index] as (typeof request.streams)[number];
       if (events.length === 0) return;
-      writes.push({ streamId: view.streamId, expectedState: view.revision, events: events.map((e): NewEvent => ({ id: randomUUID(), type: e.type, data: e.data, metadata })) });
+      writes.push({ streamId: view.streamId, expectedState: view.revision, events: events.map((e): NewEvent => ({ id: newEventId(), type: e.type, data: e.data, metadata })) });
       const base = view.revision === 'no_stream' ? -1n : view.revision;
       working.set(view.streamId, {
         streamId: view.streamId,
@@ -306,7 +306,7 @@ export class CommandProcessor {
       idempotencyStream = idempotencyStreamId(request.idempotency.scope, request.idempotency.key);
       const record: IdempotencyRecordData = { ...request.idempotency, result: decision.result };
       // Last, so the record's position is the append's position (what a replay returns).
-      writes.push({ streamId: idempotencyStream, expectedState: 'no_stream', events: [{ id: randomUUID(), type: IDEMPOTENCY_EVENT_TYPE, data: record, metadata }] });
+      writes.push({ streamId: idempotencyStream, expectedState: 'no_stream', events: [{ id: newEventId(), type: IDEMPOTENCY_EVENT_TYPE, data: record, metadata }] });
     }
     return { pending, writes, views, result: decision.result, ...(idempotencyStream ? { idempotencyStream } : {}) };
   }

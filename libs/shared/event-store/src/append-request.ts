@@ -1,15 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { EventMetadata, NewEvent } from './event-envelope';
 import { EventStoreValidationError } from './event-store.errors';
 import type { EventStoreLimits } from './event-store.limits';
 import type { StreamWrite } from './event-store.port';
 import { assertExpectedState, type ExpectedState } from './expected-state';
+import { newEventId } from './event-id';
 import { canonicalJson, type JsonValue } from './json';
 import { parseStreamName } from './stream-name';
 
 export const EVENT_TYPE_PATTERN = /^[A-Z][A-Za-z0-9]{0,127}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MAX_METADATA_TEXT_LENGTH = 256;
+const METADATA_FIELDS: ReadonlySet<string> = new Set(['correlationId', 'causationId', 'principal', 'idempotencyKey', 'schemaVersion']);
 const MAX_SCHEMA_VERSION = 1_000;
 
 /** One event after validation: id assigned, JSON checked and serialised once. */
@@ -47,6 +48,9 @@ export function prepareAppend(writes: readonly StreamWrite[], limits: EventStore
   }
   const seenStreams = new Set<string>();
   const seenIds = new Set<string>();
+  // A command usually gives every event of its append the same metadata object: checked and
+  // serialised once (the request is not changed while it is being prepared).
+  const metadataSeen = new Map<unknown, PreparedMetadata>();
   let total = 0;
   const prepared = writes.map((write): PreparedWrite => {
     const { category } = parseStreamName(write?.streamId);
@@ -76,63 +80,73 @@ export function prepareAppend(writes: readonly StreamWrite[], limits: EventStore
       streamId: write.streamId,
       category,
       expectedState: write.expectedState,
-      events: write.events.map((event: NewEvent, index: number) => prepareEvent(event, `${write.streamId}[${index}]`, limits, seenIds)),
+      events: write.events.map((event: NewEvent, index: number) => prepareEvent(event, () => `${write.streamId}[${index}]`, limits, seenIds, metadataSeen)),
     };
   });
   return prepared;
 }
 
+interface PreparedMetadata {
+  readonly metadata: EventMetadata;
+  readonly json: string;
+}
+
+/** `where` names the event in errors; it is only called when there is one. */
 function prepareEvent(
   event: NewEvent,
-  where: string,
+  where: () => string,
   limits: EventStoreLimits,
   seenIds: Set<string>,
+  metadataSeen: Map<unknown, PreparedMetadata>,
 ): PreparedEvent {
   if (typeof event !== 'object' || event === null) {
-    throw new EventStoreValidationError('EVENT_DATA_NOT_JSON', `${where}: an event must be an object`);
+    throw new EventStoreValidationError('EVENT_DATA_NOT_JSON', `${where()}: an event must be an object`);
   }
-  const id = event.id ?? randomUUID();
+  const id = event.id ?? newEventId();
   if (typeof id !== 'string' || !UUID.test(id)) {
-    throw new EventStoreValidationError('INVALID_EVENT_ID', `${where}: event id must be a lower-case UUID`, {
+    throw new EventStoreValidationError('INVALID_EVENT_ID', `${where()}: event id must be a lower-case UUID`, {
       id: String(id).slice(0, 80),
     });
   }
   if (seenIds.has(id)) {
-    throw new EventStoreValidationError('INVALID_EVENT_ID', `${where}: event id ${id} is used twice in one append`, { id });
+    throw new EventStoreValidationError('INVALID_EVENT_ID', `${where()}: event id ${id} is used twice in one append`, { id });
   }
   seenIds.add(id);
   if (typeof event.type !== 'string' || !EVENT_TYPE_PATTERN.test(event.type)) {
     throw new EventStoreValidationError(
       'INVALID_EVENT_TYPE',
-      `${where}: event type must be PascalCase letters and digits, at most 128 (e.g. 'FundsDeposited')`,
+      `${where()}: event type must be PascalCase letters and digits, at most 128 (e.g. 'FundsDeposited')`,
       { type: String(event.type).slice(0, 80) },
     );
   }
   if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
-    throw new EventStoreValidationError('EVENT_DATA_NOT_JSON', `${where}: event data must be a JSON object`);
+    throw new EventStoreValidationError('EVENT_DATA_NOT_JSON', `${where()}: event data must be a JSON object`);
   }
-  const dataJson = canonicalJson(event.data, `${where}.data`);
-  const metadata = validateMetadata(event.metadata, where);
-  const metadataJson = canonicalJson(metadata, `${where}.metadata`);
-  const bytes = Buffer.byteLength(dataJson) + Buffer.byteLength(metadataJson) + event.type.length;
+  const dataJson = canonicalJson(event.data, () => `${where()}.data`);
+  let prepared = metadataSeen.get(event.metadata);
+  if (prepared === undefined) {
+    const metadata = validateMetadata(event.metadata, where);
+    prepared = { metadata, json: canonicalJson(metadata, () => `${where()}.metadata`) };
+    if (typeof event.metadata === 'object' && event.metadata !== null) metadataSeen.set(event.metadata, prepared);
+  }
+  const bytes = Buffer.byteLength(dataJson) + Buffer.byteLength(prepared.json) + event.type.length;
   if (bytes > limits.maxEventBytes) {
     throw new EventStoreValidationError(
       'EVENT_TOO_LARGE',
-      `${where}: event is ${bytes} bytes; the limit is ${limits.maxEventBytes} bytes`,
+      `${where()}: event is ${bytes} bytes; the limit is ${limits.maxEventBytes} bytes`,
       { limit: limits.maxEventBytes, actual: bytes },
     );
   }
-  return { id, type: event.type, data: event.data, metadata, dataJson, metadataJson };
+  return { id, type: event.type, data: event.data, metadata: prepared.metadata, dataJson, metadataJson: prepared.json };
 }
 
-function validateMetadata(metadata: unknown, where: string): EventMetadata {
+function validateMetadata(metadata: unknown, where: () => string): EventMetadata {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw metadataError(where, 'metadata must be an object');
   }
   const record = metadata as Record<string, unknown>;
-  const allowed = new Set(['correlationId', 'causationId', 'principal', 'idempotencyKey', 'schemaVersion']);
   for (const key of Object.keys(record)) {
-    if (!allowed.has(key)) throw metadataError(where, `unknown metadata field '${key.slice(0, 40)}'`);
+    if (!METADATA_FIELDS.has(key)) throw metadataError(where, `unknown metadata field '${key.slice(0, 40)}'`);
   }
   const text = (name: string, optional: boolean): string | undefined => {
     const value = record[name];
@@ -156,8 +170,8 @@ function validateMetadata(metadata: unknown, where: string): EventMetadata {
   };
 }
 
-function metadataError(where: string, reason: string): EventStoreValidationError {
-  return new EventStoreValidationError('INVALID_METADATA', `${where}: ${reason}`, { reason });
+function metadataError(where: () => string, reason: string): EventStoreValidationError {
+  return new EventStoreValidationError('INVALID_METADATA', `${where()}: ${reason}`, { reason });
 }
 
 

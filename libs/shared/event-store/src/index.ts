@@ -1,6 +1,7 @@
 export * from './append-request';
 export * from './append-signal';
 export * from './event-envelope';
+export * from './event-id';
 export * from './event-store.errors';
 export * from './event-store.limits';
 export * from './event-store.port';
