@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '@ledger/event-store';
+import { pgArrayLiteral } from '@ledger/infra';
 import type { PoolClient } from 'pg';
 import type { WalletReadModelTables } from './read-models.schema';
 import { holdKey, holdsToLoad, planWalletBatch, walletIdOf, type StoredWallet, type WalletBatchPlan, type WalletStatus } from './wallet-projection.plan';
@@ -92,22 +93,22 @@ async function writePlan(client: PoolClient, t: WalletReadModelTables, plan: Wal
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::bigint[], $5::timestamptz[], $6::text[], $7::numeric[], $8::numeric[],
                             $9::numeric[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])`,
       [
-        h.map((r) => r.walletId),
-        h.map((r) => r.streamRevision.toString()),
-        h.map((r) => r.eventId),
-        h.map((r) => r.globalPosition.toString()),
-        h.map((r) => r.recordedAt.toISOString()),
-        h.map((r) => r.type),
-        h.map((r) => r.amountMinor.toString()),
-        h.map((r) => r.balanceAfter.toString()),
-        h.map((r) => r.heldAfter.toString()),
-        h.map((r) => r.currency),
-        h.map((r) => r.counterparty),
-        h.map((r) => r.transactionId),
-        h.map((r) => r.holdId),
-        h.map((r) => r.reference),
-        h.map((r) => r.idempotencyKey),
-        h.map((r) => r.correlationId),
+        pgArrayLiteral(h.map((r) => r.walletId)),
+        pgArrayLiteral(h.map((r) => r.streamRevision.toString())),
+        pgArrayLiteral(h.map((r) => r.eventId)),
+        pgArrayLiteral(h.map((r) => r.globalPosition.toString())),
+        pgArrayLiteral(h.map((r) => r.recordedAt.toISOString())),
+        pgArrayLiteral(h.map((r) => r.type)),
+        pgArrayLiteral(h.map((r) => r.amountMinor.toString())),
+        pgArrayLiteral(h.map((r) => r.balanceAfter.toString())),
+        pgArrayLiteral(h.map((r) => r.heldAfter.toString())),
+        pgArrayLiteral(h.map((r) => r.currency)),
+        pgArrayLiteral(h.map((r) => r.counterparty)),
+        pgArrayLiteral(h.map((r) => r.transactionId)),
+        pgArrayLiteral(h.map((r) => r.holdId)),
+        pgArrayLiteral(h.map((r) => r.reference)),
+        pgArrayLiteral(h.map((r) => r.idempotencyKey)),
+        pgArrayLiteral(h.map((r) => r.correlationId)),
       ],
     );
   }
@@ -119,15 +120,15 @@ async function writePlan(client: PoolClient, t: WalletReadModelTables, plan: Wal
        ON CONFLICT (wallet_id) DO UPDATE SET status = EXCLUDED.status, balance_minor = EXCLUDED.balance_minor, held_minor = EXCLUDED.held_minor,
          stream_revision = EXCLUDED.stream_revision, global_position = EXCLUDED.global_position, updated_at = EXCLUDED.updated_at`,
       [
-        b.map((r) => r.walletId),
-        b.map((r) => r.ownerId),
-        b.map((r) => r.currency),
-        b.map((r) => r.status),
-        b.map((r) => r.balanceMinor.toString()),
-        b.map((r) => r.heldMinor.toString()),
-        b.map((r) => r.streamRevision.toString()),
-        b.map((r) => r.globalPosition.toString()),
-        b.map((r) => r.updatedAt.toISOString()),
+        pgArrayLiteral(b.map((r) => r.walletId)),
+        pgArrayLiteral(b.map((r) => r.ownerId)),
+        pgArrayLiteral(b.map((r) => r.currency)),
+        pgArrayLiteral(b.map((r) => r.status)),
+        pgArrayLiteral(b.map((r) => r.balanceMinor.toString())),
+        pgArrayLiteral(b.map((r) => r.heldMinor.toString())),
+        pgArrayLiteral(b.map((r) => r.streamRevision.toString())),
+        pgArrayLiteral(b.map((r) => r.globalPosition.toString())),
+        pgArrayLiteral(b.map((r) => r.updatedAt.toISOString())),
       ],
     );
   }
@@ -136,21 +137,21 @@ async function writePlan(client: PoolClient, t: WalletReadModelTables, plan: Wal
     await client.query(
       `INSERT INTO ${t.directory} (wallet_id, owner_id, currency, status, opened_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])`,
-      [d.map((r) => r.walletId), d.map((r) => r.ownerId), d.map((r) => r.currency), d.map((r) => r.status), d.map((r) => r.openedAt)],
+      [pgArrayLiteral(d.map((r) => r.walletId)), pgArrayLiteral(d.map((r) => r.ownerId)), pgArrayLiteral(d.map((r) => r.currency)), pgArrayLiteral(d.map((r) => r.status)), pgArrayLiteral(d.map((r) => r.openedAt))],
     );
   }
   if (plan.directoryStatus.length > 0) {
     const d = plan.directoryStatus;
     await client.query(
       `UPDATE ${t.directory} d SET status = u.status FROM unnest($1::text[], $2::text[]) AS u(wallet_id, status) WHERE d.wallet_id = u.wallet_id`,
-      [d.map((r) => r.walletId), d.map((r) => r.status)],
+      [pgArrayLiteral(d.map((r) => r.walletId)), pgArrayLiteral(d.map((r) => r.status))],
     );
   }
   if (plan.holdsToDelete.length > 0) {
     const k = plan.holdsToDelete;
     await client.query(
       `DELETE FROM ${t.openHolds} h USING unnest($1::text[], $2::text[]) AS k(wallet_id, hold_id) WHERE h.wallet_id = k.wallet_id AND h.hold_id = k.hold_id`,
-      [k.map((r) => r.walletId), k.map((r) => r.holdId)],
+      [pgArrayLiteral(k.map((r) => r.walletId)), pgArrayLiteral(k.map((r) => r.holdId))],
     );
   }
   if (plan.holdsToUpsert.length > 0) {
@@ -158,7 +159,7 @@ async function writePlan(client: PoolClient, t: WalletReadModelTables, plan: Wal
     await client.query(
       `INSERT INTO ${t.openHolds} (wallet_id, hold_id, amount_minor) SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[])
        ON CONFLICT (wallet_id, hold_id) DO UPDATE SET amount_minor = EXCLUDED.amount_minor`,
-      [u.map((r) => r.walletId), u.map((r) => r.holdId), u.map((r) => r.amountMinor.toString())],
+      [pgArrayLiteral(u.map((r) => r.walletId)), pgArrayLiteral(u.map((r) => r.holdId)), pgArrayLiteral(u.map((r) => r.amountMinor.toString()))],
     );
   }
 }

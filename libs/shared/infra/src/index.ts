@@ -4,3 +4,4 @@ export * from './kafka-broker';
 export * from './postgres-migrations';
 export * from './postgres-transaction';
 export * from './service-pool';
+export * from './postgres-arrays';
