@@ -54,6 +54,13 @@ export interface CommandProcessorOptions {
   readonly maxQueuedCommands: number;
   /** Stream views kept in memory. */
   readonly cacheEntries: number;
+  /**
+   * Batches appended at the same time, at most (default 1). Batches in flight never share a
+   * stream (nor an idempotency key), so each decides on views no other batch of this processor
+   * is changing; a command whose stream is busy waits for the next batch. With 2, PostgreSQL
+   * runs one batch while the next is being decided and sent, on another connection and core.
+   */
+  readonly maxBatchesInFlight?: number;
   readonly schemaVersion?: number;
 }
 
@@ -90,7 +97,12 @@ interface Planned {
 export class CommandProcessor {
   private readonly queue: Pending[] = [];
   private readonly cache: StreamViewCache;
-  private running: Promise<void> | undefined;
+  /** Batches being decided or appended, and the streams (and idempotency streams) they hold. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly busyStreams = new Set<string>();
+  private readonly maxBatchesInFlight: number;
+  /** Set when no queued command could start (all wait for streams in flight): no rescan until a batch ends. */
+  private blocked = false;
   private closed = false;
 
   constructor(
@@ -103,6 +115,7 @@ export class CommandProcessor {
       }
     }
     this.cache = new StreamViewCache(options.cacheEntries);
+    this.maxBatchesInFlight = options.maxBatchesInFlight ?? 1;
   }
 
   execute<Result extends JsonObject>(request: CommandRequest<Result>): Promise<CommandOutcome<Result>> {
@@ -119,7 +132,7 @@ export class CommandProcessor {
   /** Refuses new commands and waits for queued ones to finish. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running) await this.running;
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** Forgets cached views (e.g. after a test rewrote the store). */
@@ -127,18 +140,54 @@ export class CommandProcessor {
     this.cache.delete(streamId);
   }
 
+  /** Starts batches while there is room in flight and queued commands whose streams are free. */
   private pump(): void {
-    if (this.running) return;
-    this.running = (async () => {
-      try {
-        while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, this.options.maxBatchSize);
-          await this.processBatch(batch);
-        }
-      } finally {
-        this.running = undefined;
+    while (!this.blocked && this.inFlight.size < this.maxBatchesInFlight && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) {
+        this.blocked = true; // every queued command waits for a stream in flight
+        return;
       }
-    })();
+      const held = streamsOf(batch);
+      for (const streamId of held) this.busyStreams.add(streamId);
+      const running: Promise<void> = this.processBatch(batch)
+        .catch((error: unknown) => {
+          // processBatch settles every command itself; this is a bug, not an outcome: fail loudly.
+          for (const pending of batch) pending.reject(error);
+        })
+        .finally(() => {
+          for (const streamId of held) this.busyStreams.delete(streamId);
+          this.inFlight.delete(running);
+          this.blocked = false;
+          this.pump();
+        });
+      this.inFlight.add(running);
+    }
+  }
+
+  /**
+   * Up to maxBatchSize queued commands, in queue order, none touching a stream of a batch in
+   * flight. A command left waiting reserves its streams for this pass, so no later command on one
+   * of them overtakes it: per stream, commands are decided in the order they arrived.
+   */
+  private takeBatch(): Pending[] {
+    if (this.busyStreams.size === 0 && this.inFlight.size === 0) return this.queue.splice(0, this.options.maxBatchSize);
+    const batch: Pending[] = [];
+    const waiting: Pending[] = [];
+    const reserved = new Set<string>();
+    let index = 0;
+    for (; index < this.queue.length && batch.length < this.options.maxBatchSize; index += 1) {
+      const pending = this.queue[index] as Pending;
+      const streams = streamsOf([pending]);
+      if (streams.some((streamId) => this.busyStreams.has(streamId) || reserved.has(streamId))) {
+        for (const streamId of streams) reserved.add(streamId);
+        waiting.push(pending);
+      } else {
+        batch.push(pending);
+      }
+    }
+    this.queue.splice(0, index, ...waiting);
+    return batch;
   }
 
   private async processBatch(incoming: Pending[]): Promise<void> {
@@ -376,6 +425,16 @@ function answerFromRecord(pending: Pending, key: IdempotencyKey, record: Recorde
     return;
   }
   pending.resolve({ result: data.result, position: record.position, replayed: true });
+}
+
+/** The streams a batch of commands reads or appends to, their idempotency records included. */
+function streamsOf(batch: readonly Pending[]): string[] {
+  const streams: string[] = [];
+  for (const { request } of batch) {
+    for (const { streamId } of request.streams) streams.push(streamId);
+    if (request.idempotency) streams.push(idempotencyStreamId(request.idempotency.scope, request.idempotency.key));
+  }
+  return streams;
 }
 
 function asError(error: unknown): Error {

@@ -16,6 +16,8 @@ export interface CommandProcessingConfig {
   readonly maxConflictRetries: number;
   readonly maxQueuedCommands: number;
   readonly cacheEntries: number;
+  /** Group-commit batches appended at once, on disjoint streams (LEDGER_BATCHES_IN_FLIGHT). */
+  readonly maxBatchesInFlight: number;
 }
 
 /** The hold-expiry worker (services/ledger/README.md "Hold expiry"). */
@@ -146,6 +148,7 @@ export function loadLedgerConfig(env: Readonly<Record<string, string | undefined
       maxConflictRetries: read.integer('LEDGER_CONFLICT_RETRIES', 5, 0, 100),
       maxQueuedCommands: read.integer('LEDGER_QUEUE_MAX_COMMANDS', 20_000, 1, 1_000_000),
       cacheEntries: read.integer('LEDGER_CACHE_MAX_WALLETS', 100_000, 1, 10_000_000),
+      maxBatchesInFlight: read.integer('LEDGER_BATCHES_IN_FLIGHT', 2, 1, 8),
     },
     holdExpiry: {
       enabled: read.oneOf('HOLD_EXPIRY_ENABLED', ['true', 'false'] as const, 'true') === 'true',
