@@ -66,6 +66,10 @@ export interface CommandProcessorOptions {
 
 interface Pending {
   readonly request: CommandRequest<JsonObject>;
+  /** The key's idempotency stream (one SHA-256, computed once when the command is queued). */
+  readonly idempotencyStream: string | undefined;
+  /** Every stream the command holds while its batch is in flight: its own and its idempotency stream. */
+  readonly streams: readonly string[];
   readonly resolve: (outcome: CommandOutcome<JsonObject>) => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
@@ -83,7 +87,6 @@ interface Planned {
   readonly writes: StreamWrite[];
   readonly views: StreamView[];
   readonly result: JsonObject;
-  readonly idempotencyStream?: string;
 }
 
 /**
@@ -123,8 +126,11 @@ export class CommandProcessor {
     if (this.queue.length >= this.options.maxQueuedCommands) {
       return Promise.reject(new UnavailableError('OVERLOADED', `More than ${this.options.maxQueuedCommands} commands are waiting; retry later`));
     }
+    const idempotencyStream = request.idempotency ? idempotencyStreamId(request.idempotency.scope, request.idempotency.key) : undefined;
+    const streams = request.streams.map(({ streamId }) => streamId);
+    if (idempotencyStream) streams.push(idempotencyStream);
     return new Promise<CommandOutcome<Result>>((resolve, reject) => {
-      this.queue.push({ request, resolve: resolve as Pending['resolve'], reject, attempts: 0 });
+      this.queue.push({ request, idempotencyStream, streams, resolve: resolve as Pending['resolve'], reject, attempts: 0 });
       this.pump();
     });
   }
@@ -148,7 +154,7 @@ export class CommandProcessor {
         this.blocked = true; // every queued command waits for a stream in flight
         return;
       }
-      const held = streamsOf(batch);
+      const held = batch.flatMap((pending) => pending.streams);
       for (const streamId of held) this.busyStreams.add(streamId);
       const running: Promise<void> = this.processBatch(batch)
         .catch((error: unknown) => {
@@ -171,16 +177,15 @@ export class CommandProcessor {
    * of them overtakes it: per stream, commands are decided in the order they arrived.
    */
   private takeBatch(): Pending[] {
-    if (this.busyStreams.size === 0 && this.inFlight.size === 0) return this.queue.splice(0, this.options.maxBatchSize);
+    if (this.inFlight.size === 0) return this.queue.splice(0, this.options.maxBatchSize);
     const batch: Pending[] = [];
     const waiting: Pending[] = [];
     const reserved = new Set<string>();
     let index = 0;
     for (; index < this.queue.length && batch.length < this.options.maxBatchSize; index += 1) {
       const pending = this.queue[index] as Pending;
-      const streams = streamsOf([pending]);
-      if (streams.some((streamId) => this.busyStreams.has(streamId) || reserved.has(streamId))) {
-        for (const streamId of streams) reserved.add(streamId);
+      if (pending.streams.some((streamId) => this.busyStreams.has(streamId) || reserved.has(streamId))) {
+        for (const streamId of pending.streams) reserved.add(streamId);
         waiting.push(pending);
       } else {
         batch.push(pending);
@@ -203,7 +208,7 @@ export class CommandProcessor {
       const key = pending.request.idempotency;
       if (key) {
         // A second request with a key already in this batch waits for the first one's record.
-        const claim = idempotencyStreamId(key.scope, key.key);
+        const claim = pending.idempotencyStream as string;
         if (claimedKeys.has(claim)) {
           sameKeyLater.push(pending);
           continue;
@@ -235,7 +240,7 @@ export class CommandProcessor {
         plan.pending.reject(outcome);
       } else if (outcome.ok) {
         plan.pending.resolve({ result: plan.result, position: outcome.result.position, replayed: false });
-      } else if (outcome.error instanceof WrongExpectedVersionError && outcome.error.streamId === plan.idempotencyStream) {
+      } else if (outcome.error instanceof WrongExpectedVersionError && outcome.error.streamId === plan.pending.idempotencyStream) {
         void this.replay(plan.pending, undefined);
       } else if (outcome.error instanceof WrongExpectedVersionError) {
         plan.pending.checkRecordFirst = true;
@@ -279,7 +284,7 @@ export class CommandProcessor {
         pending.checkRecordFirst = false;
         const key = pending.request.idempotency as IdempotencyKey;
         try {
-          const [record] = await this.store.readStream(idempotencyStreamId(key.scope, key.key), { direction: 'forwards', maxCount: 1 });
+          const [record] = await this.store.readStream(pending.idempotencyStream as string, { direction: 'forwards', maxCount: 1 });
           if (!record) return;
           answered.add(pending);
           answerFromRecord(pending, key, record);
@@ -350,14 +355,12 @@ export class CommandProcessor {
         state: events.reduce((state, event) => model.evolve(state, event), view.state),
       });
     });
-    let idempotencyStream: string | undefined;
     if (request.idempotency) {
-      idempotencyStream = idempotencyStreamId(request.idempotency.scope, request.idempotency.key);
       const record: IdempotencyRecordData = { ...request.idempotency, result: decision.result };
       // Last, so the record's position is the append's position (what a replay returns).
-      writes.push({ streamId: idempotencyStream, expectedState: 'no_stream', events: [{ id: newEventId(), type: IDEMPOTENCY_EVENT_TYPE, data: record, metadata }] });
+      writes.push({ streamId: pending.idempotencyStream as string, expectedState: 'no_stream', events: [{ id: newEventId(), type: IDEMPOTENCY_EVENT_TYPE, data: record, metadata }] });
     }
-    return { pending, writes, views, result: decision.result, ...(idempotencyStream ? { idempotencyStream } : {}) };
+    return { pending, writes, views, result: decision.result };
   }
 
   /**
@@ -394,7 +397,7 @@ export class CommandProcessor {
       return;
     }
     try {
-      const [record] = await this.store.readStream(idempotencyStreamId(key.scope, key.key), { direction: 'forwards', maxCount: 1 });
+      const [record] = await this.store.readStream(pending.idempotencyStream as string, { direction: 'forwards', maxCount: 1 });
       if (!record) {
         if (refusal) pending.reject(refusal);
         else this.requeue(pending);
@@ -425,16 +428,6 @@ function answerFromRecord(pending: Pending, key: IdempotencyKey, record: Recorde
     return;
   }
   pending.resolve({ result: data.result, position: record.position, replayed: true });
-}
-
-/** The streams a batch of commands reads or appends to, their idempotency records included. */
-function streamsOf(batch: readonly Pending[]): string[] {
-  const streams: string[] = [];
-  for (const { request } of batch) {
-    for (const { streamId } of request.streams) streams.push(streamId);
-    if (request.idempotency) streams.push(idempotencyStreamId(request.idempotency.scope, request.idempotency.key));
-  }
-  return streams;
 }
 
 function asError(error: unknown): Error {
