@@ -1,12 +1,10 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { decodeTransferFrame, encodeTransferFrame, GrpcWireError } from './lean-grpc.codec';
+import { decodeTransferFrame, encodeTransferFrame } from './lean-grpc.codec';
 import type { TransferClient, TransferRequest } from './service.clients';
+import { grpcStatusReason } from './transfer-outcomes';
 
 const TRANSFER_PATH = '/ledger.v1.LedgerService/Transfer';
-/** gRPC status codes this client names (the rest are reported as GRPC_STATUS_<n>). */
 const GRPC_OK = 0;
-const GRPC_DEADLINE_EXCEEDED = 4;
-const GRPC_UNAVAILABLE = 14;
 
 /**
  * A load generator's gRPC client for `LedgerService/Transfer`: the gRPC protocol over HTTP/2
@@ -28,9 +26,6 @@ export class LeanGrpcTransferClient implements TransferClient {
   private readonly authorization: string;
   private readonly grpcTimeout: string;
   private next = 0;
-  /** Answers that failed the checks above, with the first reason seen (for the report). */
-  badResponses = 0;
-  firstBadResponse: string | undefined;
 
   constructor(
     address: string,
@@ -107,15 +102,14 @@ export class LeanGrpcTransferClient implements TransferClient {
         }
         const code = Number(status['grpc-status']);
         if (code !== GRPC_OK) {
-          settle(reasonOf(code, status['reason-code']));
+          const reasonCode = status['reason-code'];
+          settle(grpcStatusReason(code, Array.isArray(reasonCode) ? reasonCode[0] : reasonCode));
           return;
         }
         try {
           decodeTransferFrame(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
           settle(null);
-        } catch (error) {
-          this.badResponses += 1;
-          this.firstBadResponse ??= error instanceof GrpcWireError ? error.message : String(error);
+        } catch {
           settle('BAD_RESPONSE');
         }
       });
@@ -126,13 +120,4 @@ export class LeanGrpcTransferClient implements TransferClient {
   async close(): Promise<void> {
     await Promise.all(this.sessions.map((session) => new Promise<void>((resolve) => session.close(() => resolve()))));
   }
-}
-
-/** The reason of a failed call: its `reason-code` trailer, else a name for the status (as grpcReason does). */
-function reasonOf(code: number, reasonCode: string | string[] | undefined): string {
-  const reason = Array.isArray(reasonCode) ? reasonCode[0] : reasonCode;
-  if (reason !== undefined && reason !== '') return reason;
-  if (code === GRPC_DEADLINE_EXCEEDED) return 'TIMEOUT';
-  if (code === GRPC_UNAVAILABLE) return 'UNAVAILABLE';
-  return `GRPC_STATUS_${Number.isNaN(code) ? 'UNKNOWN' : code}`;
 }

@@ -1,4 +1,4 @@
-import { grpcReason, httpReason, ReasonTally, sqlReason } from './transfer-outcomes';
+import { grpcReason, grpcStatusReason, httpReason, ReasonTally, sqlReason } from './transfer-outcomes';
 
 function metadata(values: Record<string, string>): { get(key: string): unknown[] } {
   return { get: (key) => (key in values ? [values[key]] : []) };
@@ -11,6 +11,10 @@ describe('reason codes', () => {
     expect(grpcReason({ code: 4, metadata: metadata({}) })).toBe('TIMEOUT');
     expect(grpcReason({ code: 14 })).toBe('UNAVAILABLE');
     expect(grpcReason({ code: 13, metadata: metadata({}) })).toBe('GRPC_STATUS_13');
+    // The lean client reads the same off the wire: a status it could not parse is UNKNOWN.
+    expect(grpcStatusReason(9, 'INSUFFICIENT_FUNDS')).toBe('INSUFFICIENT_FUNDS');
+    expect(grpcStatusReason(4, undefined)).toBe('TIMEOUT');
+    expect(grpcStatusReason(Number('x'), '')).toBe('GRPC_STATUS_UNKNOWN');
   });
 
   it('reads HTTP failures from the problem document, else from the status', () => {

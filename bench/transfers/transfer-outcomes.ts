@@ -42,11 +42,16 @@ export class ReasonTally {
 
 /** The reason code of a failed gRPC call: the `reason-code` trailer, else a name for the status. */
 export function grpcReason(error: { readonly code?: number; readonly metadata?: { get(key: string): unknown[] } }): string {
-  const [code] = error.metadata?.get('reason-code') ?? [];
-  if (code !== undefined && String(code) !== '') return String(code);
-  if (error.code === GRPC_DEADLINE_EXCEEDED) return 'TIMEOUT';
-  if (error.code === GRPC_UNAVAILABLE) return 'UNAVAILABLE';
-  return `GRPC_STATUS_${error.code ?? 'UNKNOWN'}`;
+  const [reasonCode] = error.metadata?.get('reason-code') ?? [];
+  return grpcStatusReason(error.code, reasonCode);
+}
+
+/** The same from a status code and a `reason-code` value read off the wire (the lean client). */
+export function grpcStatusReason(code: number | undefined, reasonCode: unknown): string {
+  if (reasonCode !== undefined && String(reasonCode) !== '') return String(reasonCode);
+  if (code === GRPC_DEADLINE_EXCEEDED) return 'TIMEOUT';
+  if (code === GRPC_UNAVAILABLE) return 'UNAVAILABLE';
+  return `GRPC_STATUS_${code === undefined || Number.isNaN(code) ? 'UNKNOWN' : code}`;
 }
 
 /** The reason code of a failed HTTP call: the problem document's `code`, else the status. */
