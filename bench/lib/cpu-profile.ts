@@ -106,3 +106,13 @@ function summarise(profile: Profile, file: string): CpuProfileSummary {
       .map(([name, ms]) => ({ name, ms }));
   return { file, sampledMs: total, topFunctions: top(functions, 25), byArea: top(areas, 20) };
 }
+
+/** The summary as report lines: self time by area on one line, then the top functions, each as a share of the sampled time. */
+export function formatProfileSummary(profile: CpuProfileSummary, indent: string): string[] {
+  const share = (ms: number, digits: number): string => `${((ms / profile.sampledMs) * 100).toFixed(digits)}%`;
+  return [
+    `${indent}self time by area: ${profile.byArea.map((area) => `${area.name} ${share(area.ms, 0)}`).join(', ')}`,
+    `${indent}top functions by self time:`,
+    ...profile.topFunctions.map((fn) => `${indent}  ${share(fn.ms, 1).padStart(6)}  ${fn.name}`),
+  ];
+}

@@ -1,4 +1,5 @@
 import type { MachineInfo } from '../lib/machine-info';
+import { formatProfileSummary } from '../lib/cpu-profile';
 import { formatDecimal, formatRate, formatRatio, formatTable, NOT_APPLICABLE, ratio } from '../lib/report';
 import { EXECUTION_TARGET_SECONDS, INTAKE_TARGET_SECONDS, TARGET_ROWS, type Mode, type PayoutsBenchConfig } from './payouts.config';
 import type { BaselineResult, Check, CpuByProcess, MachineUsage, PayoutRunResult } from './payouts.run';
@@ -174,9 +175,7 @@ export function formatReport(input: ReportInput): string {
     if (r.cpuProfile) {
       const p = r.cpuProfile;
       lines.push(`  CPU profile of this process during the execution (${(p.sampledMs / 1_000).toFixed(1)} s sampled; ${p.file}):`);
-      lines.push(`    self time by area: ${p.byArea.map((a) => `${a.name} ${((a.ms / p.sampledMs) * 100).toFixed(0)}%`).join(', ')}`);
-      lines.push('    top functions by self time:');
-      for (const f of p.topFunctions) lines.push(`      ${((f.ms / p.sampledMs) * 100).toFixed(1).padStart(5)}%  ${f.name}`);
+      lines.push(...formatProfileSummary(p, '    '));
     }
     if (r.timeline) {
       const summary = summariseTimeline(r.timeline);

@@ -13,7 +13,7 @@
  * is the transport. Run with `npm run bench:grpc-floor` (about 20 s); BENCH_FLOOR_CALLS sets the
  * calls per cell (default 40,000, at most 1,000,000).
  */
-import { createGrpcHandlers, startGrpcServer, type RunningGrpcServer } from '@ledger/nest';
+import { createGrpcHandlers, EnvReader, readGrpcServerConfig, startGrpcServer, type RunningGrpcServer } from '@ledger/nest';
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { cpuUsage } from 'node:process';
@@ -61,13 +61,12 @@ async function runCell(kind: 'grpc-js' | 'wrapper', calls: number): Promise<Clie
     ? (_call: unknown, callback: (error: null, response: typeof ANSWER) => void) => callback(null, ANSWER)
     : handlers.unary(() => ANSWER);
   const implementation = Object.fromEntries(METHODS.map((method) => [method, answer]));
+  // The ledger's own gRPC settings (GRPC_* from the environment, else its defaults), on a free port.
   const server: RunningGrpcServer = await startGrpcServer({
-    host: '127.0.0.1',
-    port: 0,
+    ...readGrpcServerConfig(new EnvReader({ ...process.env, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0' })),
     protoFiles: [LEDGER_PROTO],
     includeDirs: [PROTO_ROOT],
     services: [{ name: 'ledger.v1.LedgerService', implementation: implementation as never }],
-    limits: { maxConcurrentStreams: 1_000, maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20, keepaliveTimeMs: 60_000, keepaliveTimeoutMs: 20_000, maxConnectionIdleMs: 300_000 },
   });
   try {
     const cpuBefore = cpuUsage();

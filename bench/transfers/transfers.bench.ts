@@ -14,7 +14,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { loadLedgerConfig, type LedgerConfig } from '../../services/ledger/src/config/ledger.config';
 import { startLedgerApp, type LedgerApp } from '../../services/ledger/src/ledger.app';
-import { PhaseProfiler, type CpuProfileSummary } from '../lib/cpu-profile';
+import { formatProfileSummary, PhaseProfiler, type CpuProfileSummary } from '../lib/cpu-profile';
 import { machineInfo, type MachineInfo } from '../lib/machine-info';
 import { checkpoint, markTransactionId, markWal, readServerSettings, vacuumEventStores, vacuumTables, walUsageSince, type ServerSettings } from '../lib/postgres-probes';
 import { ownCpuMs, processTreeCpuMs } from '../lib/process-cpu';
@@ -279,10 +279,8 @@ function writeResults(results: {
 
 /** The profile's summary, on stderr beside the cell's progress line (the sampler's own cost is in the cell's figures). */
 function printProfile(profile: CpuProfileSummary): void {
-  const share = (ms: number): string => `${((ms / profile.sampledMs) * 100).toFixed(1)}%`;
   progress(`  CPU profile of the service (${Math.round(profile.sampledMs)} ms sampled): ${relative(process.cwd(), profile.file)}`);
-  progress(`    by area: ${profile.byArea.map((area) => `${area.name} ${share(area.ms)}`).join(', ')}`);
-  for (const fn of profile.topFunctions) progress(`    ${share(fn.ms).padStart(6)}  ${fn.name}`);
+  for (const line of formatProfileSummary(profile, '    ')) progress(line);
 }
 
 function progress(line: string): void {
