@@ -18,6 +18,7 @@ import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { cpuUsage } from 'node:process';
 import { readInteger } from '../lib/bench-env';
+import { formatProfileSummary, PhaseProfiler, type CpuProfileSummary } from '../lib/cpu-profile';
 import { LeanGrpcTransferClient } from './lean-grpc.client';
 
 const PROTO_ROOT = resolve(__dirname, '..', '..', 'proto');
@@ -55,7 +56,12 @@ async function runClient(address: string, calls: number): Promise<ClientReport> 
   return { callsPerSecond: calls / seconds, clientUsPerCall: (cpu.user + cpu.system) / calls, failures };
 }
 
-async function runCell(kind: 'grpc-js' | 'wrapper', calls: number): Promise<ClientReport & { serverUsPerCall: number }> {
+interface CellReport extends ClientReport {
+  readonly serverUsPerCall: number;
+  readonly profile: CpuProfileSummary | undefined;
+}
+
+async function runCell(kind: 'grpc-js' | 'wrapper', calls: number, profileDir: string | undefined): Promise<CellReport> {
   const handlers = createGrpcHandlers({});
   const answer = kind === 'grpc-js'
     ? (_call: unknown, callback: (error: null, response: typeof ANSWER) => void) => callback(null, ANSWER)
@@ -69,6 +75,7 @@ async function runCell(kind: 'grpc-js' | 'wrapper', calls: number): Promise<Clie
     services: [{ name: 'ledger.v1.LedgerService', implementation: implementation as never }],
   });
   try {
+    const profiler = profileDir === undefined ? undefined : await PhaseProfiler.start();
     const cpuBefore = cpuUsage();
     const child = fork(__filename, ['client', server.address, String(calls)], { execArgv: ['-r', '@swc-node/register'] });
     const report = await new Promise<ClientReport>((resolveReport, reject) => {
@@ -76,7 +83,8 @@ async function runCell(kind: 'grpc-js' | 'wrapper', calls: number): Promise<Clie
       child.once('exit', (code) => reject(new Error(`the client process exited (${code}) without a report`)));
     });
     const cpu = cpuUsage(cpuBefore);
-    return { ...report, serverUsPerCall: (cpu.user + cpu.system) / calls };
+    const profile = profiler === undefined ? undefined : await profiler.stop(profileDir as string, `grpc-floor-${kind}`);
+    return { ...report, serverUsPerCall: (cpu.user + cpu.system) / calls, profile };
   } finally {
     await server.stop(1_000);
   }
@@ -90,12 +98,17 @@ async function main(): Promise<void> {
   }
   const calls = readInteger(process.env, 'BENCH_FLOOR_CALLS', 40_000, 1_000, 1_000_000);
   process.stdout.write(`gRPC floor: LedgerService/Transfer answered at once, ${calls.toLocaleString('en-US')} calls per cell, ${CALLERS} callers over ${CHANNELS} HTTP/2 connections (lean client, forked)\n\n`);
-  const baseline = await runCell('grpc-js', calls);
-  const wrapper = await runCell('wrapper', calls);
-  const row = (name: string, r: typeof baseline, ratio: string): string =>
+  // A profile of the server process per cell; profiling itself costs CPU, so compare cells of one run.
+  const profileDir = process.env['BENCH_CPU_PROFILE_DIR'] || undefined;
+  const baseline = await runCell('grpc-js', calls, profileDir);
+  const wrapper = await runCell('wrapper', calls, profileDir);
+  const row = (name: string, r: CellReport, ratio: string): string =>
     `${name.padEnd(9)}  ${Math.round(r.callsPerSecond).toLocaleString('en-US').padStart(7)}  ${r.serverUsPerCall.toFixed(1).padStart(14)}  ${r.clientUsPerCall.toFixed(1).padStart(14)}  ${String(r.failures).padStart(8)}  ${ratio.padStart(15)}`;
   process.stdout.write(`handler    calls/s  server µs/call  client µs/call  failures  server vs grpc-js\n`);
   process.stdout.write(`${row('grpc-js', baseline, '1.00x')}\n${row('wrapper', wrapper, `${(wrapper.serverUsPerCall / baseline.serverUsPerCall).toFixed(2)}x`)}\n`);
+  for (const [name, cell] of [['grpc-js', baseline], ['wrapper', wrapper]] as const) {
+    if (cell.profile) process.stdout.write(`\n${name} server profile (${cell.profile.file}):\n${formatProfileSummary(cell.profile, '  ').join('\n')}\n`);
+  }
   if (baseline.failures + wrapper.failures > 0) process.exitCode = 1;
 }
 

@@ -1,6 +1,6 @@
-import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import { unary } from './grpc-call.handlers';
+import { GrpcCallAbortedError, unary, type GrpcCallContext } from './grpc-call.handlers';
 import { createGrpcMetrics } from './grpc-metrics';
 import { createMetricsRegistry } from './metrics.registry';
 
@@ -56,5 +56,82 @@ describe('unary: a cancelled or expired call is never written to', () => {
     expect(error).toBeNull();
     expect(response).toEqual({ text: 'HI' });
     expect(trailers.get('correlation-id')).toHaveLength(1);
+  });
+});
+
+describe('unary: the call signal is made on first use', () => {
+  it('is born aborted, with the cancel as its reason, when first read after the client cancelled', async () => {
+    let seen: GrpcCallContext | undefined;
+    let finish: () => void = () => undefined;
+    const handler = unary<{ text: string }, { text: string }>((_request, context) => {
+      seen = context;
+      return new Promise((resolve) => (finish = () => resolve({ text: 'late' })));
+    });
+    const call = fakeCall();
+    handler(call, jest.fn() as jest.Mock & sendUnaryData<{ text: string }>);
+    call.emit('cancelled', 'cancelled');
+    const signal = (seen as GrpcCallContext).signal;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(GrpcCallAbortedError);
+    expect((signal.reason as GrpcCallAbortedError).status).toBe(GrpcStatus.CANCELLED);
+    finish();
+  });
+
+  it('is aborted at the deadline when it was read before, and is the same signal on every read', async () => {
+    let seen: GrpcCallContext | undefined;
+    let finish: () => void = () => undefined;
+    const handler = unary<{ text: string }, { text: string }>((_request, context) => {
+      seen = context;
+      return new Promise((resolve) => (finish = () => resolve({ text: 'late' })));
+    });
+    handler(fakeCall({ deadline: Date.now() + 20 }), jest.fn() as jest.Mock & sendUnaryData<{ text: string }>);
+    const context = seen as GrpcCallContext;
+    const signal = context.signal;
+    expect(context.signal).toBe(signal);
+    expect(signal.aborted).toBe(false);
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    expect((signal.reason as GrpcCallAbortedError).status).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+    finish();
+  });
+});
+
+describe('unary: initial metadata', () => {
+  it('goes out once, with the correlation id, just before the answer (one write with message and trailers)', async () => {
+    let release: () => void = () => undefined;
+    const handler = unary<{ text: string }, { text: string }>(() => new Promise((resolve) => (release = () => resolve({ text: 'done' }))));
+    const call = fakeCall();
+    call.metadata.set('x-correlation-id', 'corr-headers-1');
+    const order: string[] = [];
+    (call.sendMetadata as jest.Mock).mockImplementation((metadata: Metadata) => order.push(`headers ${String(metadata.get('x-correlation-id')[0])}`));
+    const answered = new Promise<void>((resolve) => {
+      handler(call, ((error: unknown) => {
+        order.push(error === null ? 'answer' : 'error');
+        resolve();
+      }) as sendUnaryData<{ text: string }>);
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual([]);
+    release();
+    await answered;
+    expect(order).toEqual(['headers corr-headers-1', 'answer']);
+  });
+
+  it('goes out before an error status too, and never for a call the client cancelled', async () => {
+    const failing = unary<{ text: string }, { text: string }>(() => {
+      throw new Error('boom');
+    }, { logger: { log: jest.fn(), error: jest.fn(), warn: jest.fn() } });
+    const call = fakeCall();
+    const failed = new Promise<void>((resolve) => failing(call, (() => resolve()) as sendUnaryData<{ text: string }>));
+    await failed;
+    expect(call.sendMetadata).toHaveBeenCalledTimes(1);
+
+    let finish: () => void = () => undefined;
+    const slow = unary<{ text: string }, { text: string }>(() => new Promise((resolve) => (finish = () => resolve({ text: 'late' }))));
+    const cancelled = fakeCall();
+    slow(cancelled, jest.fn() as jest.Mock & sendUnaryData<{ text: string }>);
+    cancelled.emit('cancelled', 'cancelled');
+    finish();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(cancelled.sendMetadata).not.toHaveBeenCalled();
   });
 });

@@ -80,11 +80,13 @@ export function unary<Req, Res>(handler: UnaryHandler<Req, Res>, options: GrpcHa
       try {
         const response = await handler(call.request, opened.context);
         if (opened.isAborted()) return;
+        opened.sendHeaders();
         callback(null, response, successTrailers(opened.context.correlationId));
         opened.finish(GrpcStatus.OK);
       } catch (error) {
         if (opened.isAborted()) return;
         const described = opened.describe(error);
+        opened.sendHeaders();
         callback({ code: described.grpcStatus, details: described.detail, metadata: errorTrailers(described, opened.context.correlationId) });
         opened.finish(described.grpcStatus);
       }
@@ -100,6 +102,8 @@ export function unary<Req, Res>(handler: UnaryHandler<Req, Res>, options: GrpcHa
 export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>, options: GrpcHandlerOptions = {}): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const opened = openCall(call, 'server_stream', options);
+    // A stream's headers go out at once: the client knows the stream is open before its first message.
+    opened.sendHeaders();
     void RequestContext.run({ correlationId: opened.context.correlationId }, async () => {
       try {
         for await (const message of handler(call.request, opened.context)) {
@@ -142,11 +146,13 @@ export function clientStream<Req, Res>(handler: ClientStreamHandler<Req, Res>, o
       try {
         const response = await handler(requestMessages(call, opened.context.signal), opened.context);
         if (opened.isAborted()) return;
+        opened.sendHeaders();
         callback(null, response, successTrailers(opened.context.correlationId));
         opened.finish(GrpcStatus.OK);
       } catch (error) {
         if (opened.isAborted()) return;
         const described = opened.describe(error);
+        opened.sendHeaders();
         callback({ code: described.grpcStatus, details: described.detail, metadata: errorTrailers(described, opened.context.correlationId) });
         opened.finish(described.grpcStatus);
       }
@@ -190,6 +196,12 @@ interface OpenedCall {
   /** True once the call was cancelled or timed out (already recorded): the caller must not write. */
   isAborted(): boolean;
   describe(error: unknown): DescribedError;
+  /**
+   * Sends the initial metadata (the correlation id), once. Unary and client-streaming calls send
+   * it just before their answer, so headers, message and trailers leave in one write; a server
+   * stream sends it when it opens.
+   */
+  sendHeaders(): void;
   finish(code: GrpcStatus): void;
 }
 
@@ -197,25 +209,24 @@ interface OpenedCall {
 type AnyServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'cancelled' | 'getPath' | 'getDeadline' | 'sendMetadata'> &
   Pick<EventEmitter, 'once' | 'removeListener'>;
 
+/**
+ * The per-call bookkeeping of every wrapper. The call's AbortSignal is made only when a handler
+ * reads `context.signal` (most command handlers never do): bench:grpc-floor showed creating an
+ * AbortController per call, and the garbage it leaves, as a tenth of the wrapper's cost. Until
+ * then the abort is a plain field; a signal made after the abort is born aborted, with the same
+ * reason.
+ */
 function openCall(call: AnyServerCall, type: GrpcCallType, options: GrpcHandlerOptions): OpenedCall {
-  const started = process.hrtime.bigint();
+  const started = options.metrics ? process.hrtime.bigint() : 0n;
   const path = call.getPath();
   const [rawCorrelationId] = call.metadata.get(GRPC_CORRELATION_ID_KEY);
   const correlationId = resolveCorrelationId(rawCorrelationId);
-  const controller = new AbortController();
   const deadline = deadlineOf(call);
+  let abortReason: GrpcCallAbortedError | undefined;
+  let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
-  if (deadline !== undefined) {
-    timer = setTimeout(() => controller.abort(new GrpcCallAbortedError(GrpcStatus.DEADLINE_EXCEEDED)), Math.max(0, deadline.getTime() - Date.now()));
-  }
-  const onCancelled = (): void => {
-    if (controller.signal.aborted) return;
-    // A client cancels its own call when its deadline passes, usually a little before ours (we
-    // count from when the headers arrived): a cancel that close to the deadline is the deadline.
-    const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_CANCEL_SLACK_MS;
-    controller.abort(new GrpcCallAbortedError(atDeadline ? GrpcStatus.DEADLINE_EXCEEDED : GrpcStatus.CANCELLED));
-  };
   let finished = false;
+  let headersSent = false;
   const finish = (code: GrpcStatus): void => {
     if (finished) return;
     finished = true;
@@ -224,22 +235,41 @@ function openCall(call: AnyServerCall, type: GrpcCallType, options: GrpcHandlerO
     if (options.metrics) observeGrpcCall(options.metrics, type, path, code, Number(process.hrtime.bigint() - started) / 1e9);
   };
   // An aborted call is over for the client: record it now, even if the handler keeps running.
-  controller.signal.addEventListener(
-    'abort',
-    () => {
-      const reason: unknown = controller.signal.reason;
-      finish(reason instanceof GrpcCallAbortedError ? reason.status : GrpcStatus.CANCELLED);
-    },
-    { once: true },
-  );
+  const abort = (reason: GrpcCallAbortedError): void => {
+    if (abortReason !== undefined) return;
+    abortReason = reason;
+    finish(reason.status);
+    controller?.abort(reason);
+  };
+  const onCancelled = (): void => {
+    // A client cancels its own call when its deadline passes, usually a little before ours (we
+    // count from when the headers arrived): a cancel that close to the deadline is the deadline.
+    const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_CANCEL_SLACK_MS;
+    abort(new GrpcCallAbortedError(atDeadline ? GrpcStatus.DEADLINE_EXCEEDED : GrpcStatus.CANCELLED));
+  };
+  if (deadline !== undefined) {
+    timer = setTimeout(() => abort(new GrpcCallAbortedError(GrpcStatus.DEADLINE_EXCEEDED)), Math.max(0, deadline.getTime() - Date.now()));
+  }
   call.once('cancelled', onCancelled);
   if (call.cancelled) onCancelled();
-  call.sendMetadata(correlationHeaders(correlationId));
 
+  const context: GrpcCallContext = {
+    correlationId,
+    metadata: call.metadata,
+    deadline,
+    path,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortReason !== undefined) controller.abort(abortReason);
+      }
+      return controller.signal;
+    },
+  };
   return {
-    context: { correlationId, metadata: call.metadata, signal: controller.signal, deadline, path },
+    context,
     isAborted() {
-      return controller.signal.aborted;
+      return abortReason !== undefined;
     },
     describe(error) {
       const described = describeError(error);
@@ -257,6 +287,11 @@ function openCall(call: AnyServerCall, type: GrpcCallType, options: GrpcHandlerO
         );
       }
       return described;
+    },
+    sendHeaders() {
+      if (headersSent) return;
+      headersSent = true;
+      call.sendMetadata(correlationHeaders(correlationId));
     },
     finish,
   };
