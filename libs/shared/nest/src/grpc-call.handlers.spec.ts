@@ -60,17 +60,23 @@ describe('unary: a cancelled or expired call is never written to', () => {
 });
 
 describe('unary: the call signal is made on first use', () => {
-  it('is born aborted, with the cancel as its reason, when first read after the client cancelled', async () => {
-    let seen: GrpcCallContext | undefined;
-    let finish: () => void = () => undefined;
-    const handler = unary<{ text: string }, { text: string }>((_request, context) => {
-      seen = context;
-      return new Promise((resolve) => (finish = () => resolve({ text: 'late' })));
+  /** A unary handler that keeps its call open until `finish()`, and shows the context it was given. */
+  function pendingHandler(): { handler: ReturnType<typeof unary<{ text: string }, { text: string }>>; seen: () => GrpcCallContext | undefined; finish: () => void } {
+    let context: GrpcCallContext | undefined;
+    let release: () => void = () => undefined;
+    const handler = unary<{ text: string }, { text: string }>((_request, given) => {
+      context = given;
+      return new Promise((resolve) => (release = () => resolve({ text: 'late' })));
     });
+    return { handler, seen: () => context, finish: () => release() };
+  }
+
+  it('is born aborted, with the cancel as its reason, when first read after the client cancelled', async () => {
+    const { handler, seen, finish } = pendingHandler();
     const call = fakeCall();
     handler(call, jest.fn() as jest.Mock & sendUnaryData<{ text: string }>);
     call.emit('cancelled', 'cancelled');
-    const signal = (seen as GrpcCallContext).signal;
+    const signal = (seen() as GrpcCallContext).signal;
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBeInstanceOf(GrpcCallAbortedError);
     expect((signal.reason as GrpcCallAbortedError).status).toBe(GrpcStatus.CANCELLED);
@@ -78,14 +84,9 @@ describe('unary: the call signal is made on first use', () => {
   });
 
   it('is aborted at the deadline when it was read before, and is the same signal on every read', async () => {
-    let seen: GrpcCallContext | undefined;
-    let finish: () => void = () => undefined;
-    const handler = unary<{ text: string }, { text: string }>((_request, context) => {
-      seen = context;
-      return new Promise((resolve) => (finish = () => resolve({ text: 'late' })));
-    });
+    const { handler, seen, finish } = pendingHandler();
     handler(fakeCall({ deadline: Date.now() + 20 }), jest.fn() as jest.Mock & sendUnaryData<{ text: string }>);
-    const context = seen as GrpcCallContext;
+    const context = seen() as GrpcCallContext;
     const signal = context.signal;
     expect(context.signal).toBe(signal);
     expect(signal.aborted).toBe(false);
