@@ -1,4 +1,4 @@
-import { issueDevToken, loadAuthConfig, Scopes } from '@ledger/auth';
+import { Scopes } from '@ledger/auth';
 import { PostgresEventStore } from '@ledger/event-store-postgres';
 import { foldWallet, type ExistingWallet, type WalletEvent } from '@ledger/ledger-domain';
 import { formatAmount } from '@ledger/money';
@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
+import { clusterServiceToken } from './cluster-token';
 import { startLocalCluster, type LocalCluster } from './local-cluster';
 
 /**
@@ -68,8 +69,7 @@ afterAll(async () => {
 }, 60_000);
 
 function token(): string {
-  const { jwt } = loadAuthConfig({ JWT_SECRET: cluster.jwt.secret, JWT_ISSUER: cluster.jwt.issuer, JWT_AUDIENCE: cluster.jwt.audience }, { allowDevSecret: false });
-  return issueDevToken({ subject: 'cluster-e2e', kind: 'service', scopes: [Scopes.ledgerService, Scopes.ledgerAdmin], ttlSeconds: 600 }, jwt);
+  return clusterServiceToken(cluster, { subject: 'cluster-e2e', scopes: [Scopes.ledgerService, Scopes.ledgerAdmin], ttlSeconds: 600 });
 }
 
 async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {

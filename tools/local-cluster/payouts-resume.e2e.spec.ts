@@ -1,4 +1,4 @@
-import { issueDevToken, loadAuthConfig, Scopes } from '@ledger/auth';
+import { Scopes } from '@ledger/auth';
 import { foldWallet, walletStreamId, type ExistingWallet, type WalletEvent } from '@ledger/ledger-domain';
 import { formatAmount } from '@ledger/money';
 import { PAYOUT_ROWS_PER_CHUNK } from '@ledger/payouts-domain';
@@ -9,6 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
+import { clusterServiceToken } from './cluster-token';
 import { startLocalCluster, type LocalCluster } from './local-cluster';
 
 /**
@@ -100,8 +101,7 @@ afterAll(async () => {
 }, 90_000);
 
 function token(): string {
-  const { jwt } = loadAuthConfig({ JWT_SECRET: cluster.jwt.secret, JWT_ISSUER: cluster.jwt.issuer, JWT_AUDIENCE: cluster.jwt.audience }, { allowDevSecret: false });
-  return issueDevToken({ subject: 'payouts-resume-e2e', kind: 'service', scopes: [Scopes.ledgerService, Scopes.ledgerAdmin, Scopes.payoutsExecute], ttlSeconds: 900 }, jwt);
+  return clusterServiceToken(cluster, { subject: 'payouts-resume-e2e', scopes: [Scopes.ledgerService, Scopes.ledgerAdmin, Scopes.payoutsExecute], ttlSeconds: 900 });
 }
 
 type Answer = { status: number; body: Record<string, unknown> };
