@@ -4,7 +4,7 @@ import { formatDecimal, formatRate, formatRatio, formatTable, NOT_APPLICABLE, ra
 import { EXECUTION_TARGET_SECONDS, INTAKE_TARGET_SECONDS, TARGET_ROWS, type Mode, type PayoutsBenchConfig } from './payouts.config';
 import type { BaselineResult, Check, CpuByProcess, MachineUsage, PayoutRunResult } from './payouts.run';
 import { describeDatabaseUsage } from './database-probe';
-import { summariseTimeline } from './saga-timeline';
+import { summariseTimeline, type StepStat } from './saga-timeline';
 
 export interface ModeOutcome {
   readonly mode: Mode;
@@ -189,23 +189,9 @@ export function formatReport(input: ReportInput): string {
         ),
       );
       lines.push('  per chunk (500 rows, one ledger command message each), from its dispatch:');
-      lines.push(
-        indent(
-          formatTable(
-            [{ header: 'step', align: 'left' }, { header: 'chunks', align: 'right' }, { header: 'mean ms', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'max ms', align: 'right' }],
-            summary.steps.map((s) => [s.step, String(s.count), s.meanMs.toFixed(0), s.p50Ms.toFixed(0), s.maxMs.toFixed(0)]),
-          ),
-        ),
-      );
+      lines.push(indent(stepTable(summary.steps)));
       lines.push("  the ledger's cycle, chunk after chunk in the order it paid them (transaction = one group commit):");
-      lines.push(
-        indent(
-          formatTable(
-            [{ header: 'step', align: 'left' }, { header: 'chunks', align: 'right' }, { header: 'mean ms', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'max ms', align: 'right' }],
-            summary.ledgerCycle.map((s) => [s.step, String(s.count), s.meanMs.toFixed(0), s.p50Ms.toFixed(0), s.maxMs.toFixed(0)]),
-          ),
-        ),
-      );
+      lines.push(indent(stepTable(summary.ledgerCycle)));
       lines.push(
         `  chunks in flight (mean over the paying phase): ${formatDecimal(summary.meanChunksInFlight, 2)}; ledger committing some chunk's rows ${summary.ledgerBusyShare === undefined ? NOT_APPLICABLE : `${(summary.ledgerBusyShare * 100).toFixed(0)}%`} of it; ` +
           `inside a chunk's commit window the ledger pays ${formatRate(summary.ledgerRowsPerSecondInChunk ?? Number.NaN)} rows/s`,
@@ -227,4 +213,12 @@ export function formatReport(input: ReportInput): string {
 export function allChecksPassed(input: ReportInput): boolean {
   const checks = [...(input.baseline?.checks ?? []), ...input.modes.flatMap((m) => m.result?.checks ?? [])];
   return !input.baselineError && input.modes.every((m) => m.result !== undefined) && checks.every((c) => c.ok);
+}
+
+/** Per-step chunk timings (count, mean, p50, max) as a table. */
+function stepTable(steps: readonly StepStat[]): string {
+  return formatTable(
+    [{ header: 'step', align: 'left' }, { header: 'chunks', align: 'right' }, { header: 'mean ms', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'max ms', align: 'right' }],
+    steps.map((s) => [s.step, String(s.count), s.meanMs.toFixed(0), s.p50Ms.toFixed(0), s.maxMs.toFixed(0)]),
+  );
 }
